@@ -1,0 +1,282 @@
+/* A managed hypervisor (see host.h). */
+#include "host.h"
+
+#include <ev.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "weft-config.h"
+#include "log.h"
+#include "openflow.h"
+#include "ovs-loop.h"
+#include "vswitch-db.h"
+
+WEFT_LOG_MODULE(host);
+
+struct host {
+    struct ev_loop *loop;
+    struct weft_host_config cfg;    /* Strings owned. */
+    char *controller_target;
+    uint64_t dpid;
+
+    struct vswitch_db *db;
+    struct of_switch *sw;           /* NULL while not connected. */
+    struct host_fsm fsm;
+    ev_timer retry_timer;
+    char last_detail[256];
+};
+
+static void host_run(void *host_);
+static void host_wait(void *host_);
+
+static char *
+strdup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static long long int
+now_ms(const struct host *h)
+{
+    return (long long int) (ev_now(h->loop) * 1000.0);
+}
+
+uint64_t
+host_dpid_from_name(const char *name)
+{
+    /* FNV-1a over a fixed prefix and the name.  The top 16 bits are set to
+     * 0x7765 ("we") so a Weft-made datapath ID is recognizable in
+     * "ovs-ofctl show" output. */
+    uint64_t hash = 0xcbf29ce484222325ULL;
+    for (const char *s = "weft:"; *s; s++) {
+        hash = (hash ^ (unsigned char) *s) * 0x100000001b3ULL;
+    }
+    for (const char *s = name; *s; s++) {
+        hash = (hash ^ (unsigned char) *s) * 0x100000001b3ULL;
+    }
+    return (hash & 0x0000ffffffffffffULL) | 0x7765000000000000ULL;
+}
+
+static void
+start_session(struct host *h)
+{
+    struct vswitch_bridge_spec spec = {
+        .host_name = h->cfg.name,
+        .bridge = h->cfg.bridge,
+        .datapath_type = h->cfg.datapath_type,
+        .controller_target = h->controller_target,
+        .datapath_id = h->dpid,
+    };
+    h->db = vswitch_db_create(h->cfg.ovsdb_remote, &spec);
+}
+
+static void
+retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct host *h = w->data;
+    (void) loop;
+    (void) revents;
+
+    WEFT_DBG("%s: reconnecting to %s (attempt %u)", h->cfg.name,
+              h->cfg.ovsdb_remote, h->fsm.n_failures + 1);
+    vswitch_db_destroy(h->db);
+    start_session(h);
+    host_fsm_retry(&h->fsm, now_ms(h));
+}
+
+struct host *
+host_create(struct ev_loop *loop, const struct weft_host_config *cfg,
+            const struct host_options *opts)
+{
+    struct host *h = calloc(1, sizeof *h);
+    if (!h) {
+        abort();
+    }
+    h->loop = loop;
+    h->cfg.name = strdup(cfg->name);
+    h->cfg.ovsdb_remote = strdup(cfg->ovsdb_remote);
+    h->cfg.libvirt_uri = strdup_or_null(cfg->libvirt_uri);
+    h->cfg.tunnel_ip = strdup(cfg->tunnel_ip);
+    h->cfg.bridge = strdup(cfg->bridge);
+    h->cfg.datapath_type = strdup(cfg->datapath_type);
+    h->cfg.uplink = strdup_or_null(cfg->uplink);
+    h->cfg.line = cfg->line;
+    h->controller_target = strdup(opts->controller_target);
+    h->dpid = host_dpid_from_name(cfg->name);
+
+    host_fsm_init(&h->fsm, opts->min_backoff_ms, opts->max_backoff_ms,
+                  now_ms(h));
+    ev_init(&h->retry_timer, retry_cb);
+    h->retry_timer.data = h;
+
+    start_session(h);
+    ovs_loop_register(host_run, host_wait, h);
+    WEFT_INFO("%s: managing bridge %s through %s (datapath ID %016"PRIx64")",
+              h->cfg.name, h->cfg.bridge, h->cfg.ovsdb_remote, h->dpid);
+    return h;
+}
+
+void
+host_destroy(struct host *h)
+{
+    if (!h) {
+        return;
+    }
+    ovs_loop_unregister(host_run, host_wait, h);
+    ev_timer_stop(h->loop, &h->retry_timer);
+    if (h->sw) {
+        of_switch_close(h->sw);
+    }
+    vswitch_db_destroy(h->db);
+    free(h->cfg.name);
+    free(h->cfg.ovsdb_remote);
+    free(h->cfg.libvirt_uri);
+    free(h->cfg.tunnel_ip);
+    free(h->cfg.bridge);
+    free(h->cfg.datapath_type);
+    free(h->cfg.uplink);
+    free(h->controller_target);
+    free(h);
+}
+
+static enum host_db_obs
+observe_db(const struct vswitch_db *db, const char **detail)
+{
+    switch (vswitch_db_get_state(db, detail)) {
+    case VSWITCH_DB_CONNECTING: return HOST_DB_CONNECTING;
+    case VSWITCH_DB_SYNCING: return HOST_DB_CONFIGURING;
+    case VSWITCH_DB_SYNCED: return HOST_DB_CONFIGURED;
+    case VSWITCH_DB_DEAD: return HOST_DB_DEAD;
+    case VSWITCH_DB_BAD_SCHEMA: return HOST_DB_BAD_SCHEMA;
+    }
+    return HOST_DB_DEAD;
+}
+
+static void
+host_run(void *h_)
+{
+    struct host *h = h_;
+    const char *detail;
+
+    vswitch_db_run(h->db);
+    enum host_state old = h->fsm.state;
+    enum host_db_obs obs = observe_db(h->db, &detail);
+    long long int now = now_ms(h);
+
+    if (host_fsm_update(&h->fsm, obs, h->sw != NULL, now)) {
+        enum host_state new = h->fsm.state;
+        const char *why = (new == HOST_SYNCING && obs == HOST_DB_CONFIGURED
+                           ? "waiting for the switch's OpenFlow connection"
+                           : new == HOST_READY ? "bridge configured, switch "
+                                                 "connected"
+                           : detail);
+        if (new == HOST_LOST || new == HOST_ERROR) {
+            double delay = (h->fsm.retry_at - now) / 1000.0;
+            /* Loud on the first failure and now and then after, so a host
+             * that stays down does not flood the log. */
+            bool loud = h->fsm.n_failures == 1 || !(h->fsm.n_failures % 20);
+            WEFT_LOG(new == HOST_ERROR ? WEFT_LOG_ERR
+                     : loud ? WEFT_LOG_WARN : WEFT_LOG_DBG,
+                     "%s: %s -> %s: %s; retrying in %.1f s", h->cfg.name,
+                     host_state_to_string(old), host_state_to_string(new),
+                     why, delay);
+            ev_timer_set(&h->retry_timer, delay > 0 ? delay : 0, 0);
+            ev_timer_start(h->loop, &h->retry_timer);
+        } else {
+            WEFT_INFO("%s: %s -> %s: %s", h->cfg.name,
+                      host_state_to_string(old), host_state_to_string(new),
+                      why);
+        }
+    }
+    if (strcmp(detail, h->last_detail)) {
+        WEFT_DBG("%s: %s", h->cfg.name, detail);
+        snprintf(h->last_detail, sizeof h->last_detail, "%s", detail);
+    }
+}
+
+static void
+host_wait(void *h_)
+{
+    struct host *h = h_;
+    vswitch_db_wait(h->db);
+}
+
+const char *
+host_get_name(const struct host *h)
+{
+    return h->cfg.name;
+}
+
+const struct weft_host_config *
+host_get_config(const struct host *h)
+{
+    return &h->cfg;
+}
+
+enum host_state
+host_get_state(const struct host *h)
+{
+    return h->fsm.state;
+}
+
+uint64_t
+host_get_dpid(const struct host *h)
+{
+    return h->dpid;
+}
+
+void
+host_attach_switch(struct host *h, struct of_switch *sw)
+{
+    if (h->sw) {
+        WEFT_INFO("%s: new OpenFlow connection from %s replaces the one from "
+                  "%s", h->cfg.name, of_switch_get_peer(sw),
+                  of_switch_get_peer(h->sw));
+        of_switch_close(h->sw);
+    } else {
+        WEFT_INFO("%s: switch connected from %s (%s, %u tables)",
+                  h->cfg.name, of_switch_get_peer(sw),
+                  of_switch_get_version(sw), of_switch_get_n_tables(sw));
+    }
+    h->sw = sw;
+}
+
+void
+host_detach_switch(struct host *h, struct of_switch *sw)
+{
+    if (h->sw == sw) {
+        WEFT_INFO("%s: switch's OpenFlow connection from %s closed",
+                  h->cfg.name, of_switch_get_peer(sw));
+        h->sw = NULL;
+    }
+}
+
+void
+host_format_status(const struct host *h, long long int now, FILE *out)
+{
+    const char *detail;
+    struct vswitch_db_stats stats;
+
+    vswitch_db_get_state(h->db, &detail);
+    vswitch_db_get_stats(h->db, &stats);
+
+    fprintf(out, "host %s: %s for %.1f s\n", h->cfg.name,
+            host_state_to_string(h->fsm.state),
+            (now - h->fsm.since) / 1000.0);
+    fprintf(out, "  ovsdb: %s (%s)\n", h->cfg.ovsdb_remote, detail);
+    fprintf(out, "  bridge: %s, datapath %s, datapath ID %016"PRIx64
+            ", %u ports\n", h->cfg.bridge, h->cfg.datapath_type, h->dpid,
+            stats.n_ports);
+    if (h->sw) {
+        fprintf(out, "  openflow: connected from %s, %s\n",
+                of_switch_get_peer(h->sw), of_switch_get_version(h->sw));
+    } else {
+        fprintf(out, "  openflow: not connected\n");
+    }
+    if (h->fsm.state == HOST_LOST || h->fsm.state == HOST_ERROR) {
+        fprintf(out, "  retry: in %.1f s (%u failed attempts)\n",
+                (h->fsm.retry_at - now) / 1000.0, h->fsm.n_failures);
+    }
+    fprintf(out, "  tunnel-ip: %s\n", h->cfg.tunnel_ip);
+}

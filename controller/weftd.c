@@ -1,0 +1,475 @@
+/* weftd: the Weft controller daemon.
+ *
+ * Reads the configuration, then runs one libev loop that drives every
+ * host's OVSDB session and OpenFlow connection (through ofproto-glue), the
+ * control socket, and signal handling.  SIGTERM/SIGINT exit leaving every
+ * switch's flows in place (the bridges are in fail_mode=secure); SIGHUP
+ * reloads the configuration. */
+#include <errno.h>
+#include <ev.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "weft-config.h"
+#include "ctl-server.h"
+#include "host.h"
+#include "log.h"
+#include "openflow.h"
+#include "ovs-loop.h"
+
+WEFT_LOG_MODULE(weftd);
+
+#define WEFT_VERSION "0.1.0"
+#define MIN_BACKOFF_MS 500
+
+struct weftd {
+    struct ev_loop *loop;
+    char *config_path;
+    struct weft_config cfg;
+    struct host **hosts;
+    size_t n_hosts;
+    struct of_listener *listener;
+    struct ctl_server *ctl;
+    ev_signal sigterm, sigint, sighup;
+    bool exiting;
+};
+
+static void
+usage(void)
+{
+    printf("weftd: the Weft SDN controller\n"
+           "usage: weftd [OPTIONS]\n"
+           "  -c, --config=FILE     configuration (default "
+           "/etc/weft/weftd.conf)\n"
+           "      --check-config    validate the configuration and exit\n"
+           "      --log-file=FILE   also log to FILE\n"
+           "  -v, --verbose         log at debug level\n"
+           "      --pidfile=FILE    write the process ID to FILE\n"
+           "  -h, --help            this help\n"
+           "  -V, --version         print the version\n"
+           "Status and commands: ovs-appctl -t /run/weft/weftd.ctl help\n");
+}
+
+static struct host *
+find_host_by_name(const struct weftd *d, const char *name)
+{
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        if (!strcmp(host_get_name(d->hosts[i]), name)) {
+            return d->hosts[i];
+        }
+    }
+    return NULL;
+}
+
+/* OpenFlow listener callbacks. */
+
+static void *
+switch_up(void *d_, struct of_switch *sw, uint64_t dpid)
+{
+    struct weftd *d = d_;
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        if (host_get_dpid(d->hosts[i]) == dpid) {
+            host_attach_switch(d->hosts[i], sw);
+            return d->hosts[i];
+        }
+    }
+    WEFT_WARN("switch %s has datapath ID %016"PRIx64", which is no "
+              "configured host's; closing its connection",
+              of_switch_get_peer(sw), dpid);
+    return NULL;
+}
+
+static void
+switch_down(void *host, struct of_switch *sw)
+{
+    host_detach_switch(host, sw);
+}
+
+static const struct of_listener_callbacks listener_cbs = {
+    .switch_up = switch_up,
+    .switch_down = switch_down,
+};
+
+static void
+weftd_run(void *d_)
+{
+    struct weftd *d = d_;
+    if (d->listener) {
+        of_listener_run(d->listener);
+    }
+    if (d->ctl) {
+        ctl_server_run(d->ctl);
+    }
+}
+
+static void
+weftd_wait(void *d_)
+{
+    struct weftd *d = d_;
+    if (d->listener) {
+        of_listener_wait(d->listener);
+    }
+    if (d->ctl) {
+        ctl_server_wait(d->ctl);
+    }
+}
+
+static void
+apply_log_level(const struct weft_config *cfg, bool verbose)
+{
+    enum weft_log_level level = WEFT_LOG_INFO;
+    if (verbose) {
+        level = WEFT_LOG_DBG;
+    } else if (cfg->log_level) {
+        weft_log_level_from_string(cfg->log_level, &level);
+    }
+    weft_log_threshold = level;
+}
+
+static int
+open_listener(struct weftd *d)
+{
+    int error = of_listener_create(d->cfg.openflow_listen, &listener_cbs, d,
+                                   &d->listener);
+    if (error) {
+        WEFT_ERR("cannot listen for OpenFlow connections on %s: %s; switches "
+                 "cannot reach weftd (fix openflow-listen and send SIGHUP)",
+                 d->cfg.openflow_listen, strerror(error));
+        return error;
+    }
+    WEFT_INFO("listening for switches on %s; bridges connect to %s",
+              d->cfg.openflow_listen, d->cfg.controller_target);
+    return 0;
+}
+
+static struct host *
+add_host(struct weftd *d, const struct weft_host_config *hc)
+{
+    struct host_options opts = {
+        .controller_target = d->cfg.controller_target,
+        .min_backoff_ms = MIN_BACKOFF_MS,
+        .max_backoff_ms = d->cfg.backoff_max_ms,
+    };
+    return host_create(d->loop, hc, &opts);
+}
+
+/* Replaces the running configuration with 'new': hosts that did not change
+ * keep their sessions, others are added, removed or restarted. */
+static void
+apply_config(struct weftd *d, struct weft_config *new)
+{
+    bool same_listener = (d->cfg.openflow_listen
+                          && !strcmp(d->cfg.openflow_listen,
+                                     new->openflow_listen));
+    bool same_target = (d->cfg.controller_target && new->controller_target
+                        && !strcmp(d->cfg.controller_target,
+                                   new->controller_target));
+
+    struct host **hosts = calloc(new->n_hosts, sizeof *hosts);
+    if (new->n_hosts && !hosts) {
+        abort();
+    }
+    for (size_t i = 0; i < new->n_hosts; i++) {
+        const struct weft_host_config *hc = &new->hosts[i];
+        struct host *old = find_host_by_name(d, hc->name);
+        if (old && same_target
+            && weft_host_config_equal(host_get_config(old), hc)) {
+            hosts[i] = old;
+        } else {
+            if (old) {
+                WEFT_INFO("%s: configuration changed; restarting its session",
+                          hc->name);
+            }
+            hosts[i] = NULL;    /* Created below, after removals. */
+        }
+    }
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        bool kept = false;
+        for (size_t j = 0; j < new->n_hosts; j++) {
+            kept = kept || hosts[j] == d->hosts[i];
+        }
+        if (!kept) {
+            if (!weft_config_find_host(new, host_get_name(d->hosts[i]))) {
+                WEFT_INFO("%s: removed from the configuration; no longer "
+                          "managed (its bridge and flows are left as they "
+                          "are)", host_get_name(d->hosts[i]));
+            }
+            host_destroy(d->hosts[i]);
+        }
+    }
+    free(d->hosts);
+
+    if (!same_listener) {
+        of_listener_destroy(d->listener);
+        d->listener = NULL;
+    }
+    weft_config_destroy(&d->cfg);
+    d->cfg = *new;
+    memset(new, 0, sizeof *new);
+
+    d->hosts = hosts;
+    d->n_hosts = d->cfg.n_hosts;
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        if (!d->hosts[i]) {
+            d->hosts[i] = add_host(d, &d->cfg.hosts[i]);
+        }
+    }
+    if (!d->listener) {
+        open_listener(d);
+    }
+}
+
+static void
+reload(struct weftd *d)
+{
+    struct weft_config new;
+    char *error;
+    if (weft_config_parse_file(d->config_path, &new, &error)) {
+        WEFT_ERR("reload refused, previous configuration stays in force: %s",
+                 error);
+        free(error);
+        return;
+    }
+    WEFT_INFO("reloading %s: %zu hosts", d->config_path, new.n_hosts);
+    if (strcmp(new.unixctl_path, d->cfg.unixctl_path)) {
+        WEFT_WARN("unixctl path change to %s takes effect at restart",
+                  new.unixctl_path);
+    }
+    apply_log_level(&new, false);
+    weft_log_set_file(new.log_file);
+    apply_config(d, &new);
+}
+
+static void
+signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct weftd *d = w->data;
+    (void) revents;
+
+    if (w->signum == SIGHUP) {
+        weft_log_reopen();
+        reload(d);
+    } else {
+        WEFT_INFO("%s: exiting; switches keep their flows (fail_mode "
+                  "secure)", strsignal(w->signum));
+        d->exiting = true;
+        ev_break(loop, EVBREAK_ALL);
+    }
+}
+
+/* Control commands. */
+
+static void
+cmd_host_list(struct ctl_request *req, int argc, const char *argv[],
+              void *d_)
+{
+    struct weftd *d = d_;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    long long int now = (long long int) (ev_now(d->loop) * 1000.0);
+
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        if (argc && strcmp(argv[0], host_get_name(d->hosts[i]))) {
+            continue;
+        }
+        host_format_status(d->hosts[i], now, out);
+    }
+    fclose(out);
+    if (argc && !len) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "no host named \"%s\"", argv[0]);
+        ctl_reply_error(req, msg);
+    } else {
+        ctl_reply(req, buf);
+    }
+    free(buf);
+}
+
+static void
+cmd_status(struct ctl_request *req, int argc, const char *argv[], void *d_)
+{
+    struct weftd *d = d_;
+    size_t counts[HOST_ERROR + 1] = { 0 };
+    (void) argc;
+    (void) argv;
+
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        counts[host_get_state(d->hosts[i])]++;
+    }
+    char buf[512];
+    int n = snprintf(buf, sizeof buf, "weftd %s, pid %ld\nhosts: %zu",
+                     WEFT_VERSION, (long) getpid(), d->n_hosts);
+    for (int s = 0; s <= HOST_ERROR; s++) {
+        n += snprintf(buf + n, sizeof buf - n, ", %zu %s", counts[s],
+                      host_state_to_string(s));
+    }
+    snprintf(buf + n, sizeof buf - n, "\nopenflow connections: %u\n",
+             d->listener ? of_listener_count(d->listener) : 0);
+    ctl_reply(req, buf);
+}
+
+static void
+cmd_log_set(struct ctl_request *req, int argc, const char *argv[], void *d_)
+{
+    enum weft_log_level level;
+    (void) argc;
+    (void) d_;
+    if (!weft_log_level_from_string(argv[0], &level)) {
+        ctl_reply_error(req, "unknown level (off, err, warn, info, dbg)");
+        return;
+    }
+    weft_log_threshold = level;
+    ctl_reply(req, "");
+}
+
+static void
+cmd_reload(struct ctl_request *req, int argc, const char *argv[], void *d_)
+{
+    (void) argc;
+    (void) argv;
+    reload(d_);
+    ctl_reply(req, "");
+}
+
+static void
+cmd_exit(struct ctl_request *req, int argc, const char *argv[], void *d_)
+{
+    struct weftd *d = d_;
+    (void) argc;
+    (void) argv;
+    ctl_reply(req, "");
+    d->exiting = true;
+    ev_break(d->loop, EVBREAK_ALL);
+}
+
+static void
+write_pidfile(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        WEFT_WARN("%s: cannot write pidfile: %s; continuing without", path,
+                  strerror(errno));
+        return;
+    }
+    fprintf(f, "%ld\n", (long) getpid());
+    fclose(f);
+}
+
+int
+main(int argc, char *argv[])
+{
+    static const struct option long_options[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "check-config", no_argument, NULL, 'C' },
+        { "log-file", required_argument, NULL, 'L' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "pidfile", required_argument, NULL, 'P' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct weftd d = { .config_path = "/etc/weft/weftd.conf" };
+    bool check_only = false, verbose = false;
+    const char *log_file = NULL, *pidfile = NULL;
+
+    for (;;) {
+        int c = getopt_long(argc, argv, "c:vhV", long_options, NULL);
+        if (c == -1) {
+            break;
+        }
+        switch (c) {
+        case 'c': d.config_path = optarg; break;
+        case 'C': check_only = true; break;
+        case 'L': log_file = optarg; break;
+        case 'v': verbose = true; break;
+        case 'P': pidfile = optarg; break;
+        case 'h': usage(); return 0;
+        case 'V': printf("weftd %s\n", WEFT_VERSION); return 0;
+        default:
+            fprintf(stderr, "weftd: try --help\n");
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "weftd: unexpected argument \"%s\"; try --help\n",
+                argv[optind]);
+        return 2;
+    }
+
+    struct weft_config cfg;
+    char *error;
+    if (weft_config_parse_file(d.config_path, &cfg, &error)) {
+        fprintf(stderr, "weftd: %s\n", error);
+        free(error);
+        return 2;
+    }
+    if (check_only) {
+        printf("%s: OK, %zu hosts\n", d.config_path, cfg.n_hosts);
+        weft_config_destroy(&cfg);
+        return 0;
+    }
+    apply_log_level(&cfg, verbose);
+    if (log_file || cfg.log_file) {
+        int err = weft_log_set_file(log_file ? log_file : cfg.log_file);
+        if (err) {
+            fprintf(stderr, "weftd: %s: cannot open log file: %s\n",
+                    log_file ? log_file : cfg.log_file, strerror(err));
+            return 1;
+        }
+    }
+
+    /* Signals first: OVS's fatal-signal module then leaves them to us. */
+    signal(SIGPIPE, SIG_IGN);
+    d.loop = ev_default_loop(EVFLAG_AUTO);
+    ev_signal_init(&d.sigterm, signal_cb, SIGTERM);
+    ev_signal_init(&d.sigint, signal_cb, SIGINT);
+    ev_signal_init(&d.sighup, signal_cb, SIGHUP);
+    d.sigterm.data = d.sigint.data = d.sighup.data = &d;
+    ev_signal_start(d.loop, &d.sigterm);
+    ev_signal_start(d.loop, &d.sigint);
+    ev_signal_start(d.loop, &d.sighup);
+
+    ovs_loop_init(d.loop, argv[0]);
+    ovs_loop_set_ovs_log_level(verbose ? "info" : "warn");
+
+    if (ctl_server_create(cfg.unixctl_path, &d.ctl, &error)) {
+        WEFT_ERR("%s; exiting", error);
+        free(error);
+        return 1;
+    }
+    ctl_command_register("status", "", 0, 0, cmd_status, &d);
+    ctl_command_register("host/list", "[HOST]", 0, 1, cmd_host_list, &d);
+    ctl_command_register("log/set", "LEVEL", 1, 1, cmd_log_set, &d);
+    ctl_command_register("reload", "", 0, 0, cmd_reload, &d);
+    ctl_command_register("exit", "", 0, 0, cmd_exit, &d);
+
+    if (pidfile) {
+        write_pidfile(pidfile);
+    }
+    WEFT_INFO("weftd %s starting: %s, %zu hosts, control socket %s",
+              WEFT_VERSION, d.config_path, cfg.n_hosts, cfg.unixctl_path);
+    apply_config(&d, &cfg);
+    ovs_loop_register(weftd_run, weftd_wait, &d);
+
+    ev_run(d.loop, 0);
+
+    ovs_loop_unregister(weftd_run, weftd_wait, &d);
+    for (size_t i = 0; i < d.n_hosts; i++) {
+        host_destroy(d.hosts[i]);
+    }
+    free(d.hosts);
+    of_listener_destroy(d.listener);
+    ctl_server_destroy(d.ctl);
+    weft_config_destroy(&d.cfg);
+    ovs_loop_destroy();
+    if (pidfile) {
+        unlink(pidfile);
+    }
+    return 0;
+}

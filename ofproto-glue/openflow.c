@@ -1,0 +1,278 @@
+/* OpenFlow listener and switch connections (see openflow.h). */
+#include <config.h>
+
+#include "openflow.h"
+
+#include <errno.h>
+#include <inttypes.h>
+
+#include "openvswitch/list.h"
+#include "openvswitch/ofp-errors.h"
+#include "openvswitch/ofp-msgs.h"
+#include "openvswitch/ofp-print.h"
+#include "openvswitch/ofp-switch.h"
+#include "openvswitch/ofp-util.h"
+#include "openvswitch/ofpbuf.h"
+#include "openvswitch/rconn.h"
+#include "openvswitch/vconn.h"
+#include "util.h"
+
+#include "log.h"
+
+WEFT_LOG_MODULE(openflow);
+
+#define ALLOWED_VERSIONS ((1u << OFP13_VERSION) | (1u << OFP14_VERSION) \
+                          | (1u << OFP15_VERSION))
+
+/* Probe an idle switch after this many seconds; a silent one is dropped
+ * after twice as long. */
+#define PROBE_INTERVAL_S 5
+
+/* At most this many messages per switch per loop iteration, so that one busy
+ * switch cannot starve the others. */
+#define MAX_RECV_PER_RUN 50
+
+struct of_switch {
+    struct ovs_list node;           /* In of_listener's 'switches'. */
+    struct of_listener *listener;
+    struct rconn *rconn;
+    char *peer;
+    bool features_requested;
+    bool identified;                /* Features reply seen. */
+    uint64_t dpid;
+    unsigned int n_tables;
+    void *owner;                    /* From switch_up(), or NULL. */
+};
+
+struct of_listener {
+    struct pvconn *pvconn;
+    char *target;
+    struct of_listener_callbacks cbs;
+    void *aux;
+    struct ovs_list switches;
+};
+
+int
+of_listener_create(const char *target,
+                   const struct of_listener_callbacks *cbs, void *aux,
+                   struct of_listener **listenerp)
+{
+    struct pvconn *pvconn;
+    int error = pvconn_open(target, ALLOWED_VERSIONS, 0, &pvconn);
+    if (error) {
+        *listenerp = NULL;
+        return error;
+    }
+
+    struct of_listener *l = xzalloc(sizeof *l);
+    l->pvconn = pvconn;
+    l->target = xstrdup(target);
+    l->cbs = *cbs;
+    l->aux = aux;
+    ovs_list_init(&l->switches);
+    *listenerp = l;
+    return 0;
+}
+
+static void
+switch_free(struct of_switch *sw)
+{
+    ovs_list_remove(&sw->node);
+    rconn_destroy(sw->rconn);
+    free(sw->peer);
+    free(sw);
+}
+
+void
+of_listener_destroy(struct of_listener *l)
+{
+    if (!l) {
+        return;
+    }
+    struct of_switch *sw;
+    LIST_FOR_EACH_SAFE (sw, node, &l->switches) {
+        switch_free(sw);
+    }
+    pvconn_close(l->pvconn);
+    free(l->target);
+    free(l);
+}
+
+static void
+accept_switches(struct of_listener *l)
+{
+    for (int i = 0; i < 16; i++) {
+        struct vconn *vconn;
+        int error = pvconn_accept(l->pvconn, &vconn);
+        if (error) {
+            if (error != EAGAIN) {
+                WEFT_WARN("%s: accept failed: %s; still listening",
+                          l->target, ovs_strerror(error));
+            }
+            return;
+        }
+
+        struct of_switch *sw = xzalloc(sizeof *sw);
+        sw->listener = l;
+        sw->peer = xstrdup(vconn_get_name(vconn));
+        sw->rconn = rconn_create(PROBE_INTERVAL_S, 0, 0, ALLOWED_VERSIONS);
+        rconn_connect_unreliably(sw->rconn, vconn, sw->peer);
+        ovs_list_push_back(&l->switches, &sw->node);
+        WEFT_DBG("%s: new OpenFlow connection", sw->peer);
+    }
+}
+
+static void
+send_msg(struct of_switch *sw, struct ofpbuf *msg)
+{
+    int error = rconn_send(sw->rconn, msg, NULL);
+    if (error) {
+        WEFT_DBG("%s: send failed: %s", sw->peer, ovs_strerror(error));
+    }
+}
+
+static void
+handle_features_reply(struct of_switch *sw, struct ofpbuf *msg)
+{
+    struct ofputil_switch_features features;
+    enum ofperr error = ofputil_pull_switch_features(msg, &features);
+    if (error) {
+        WEFT_WARN("%s: malformed features reply (%s); closing",
+                  sw->peer, ofperr_to_string(error));
+        rconn_disconnect(sw->rconn);
+        return;
+    }
+    if (sw->identified) {
+        return;
+    }
+    sw->identified = true;
+    sw->dpid = features.datapath_id;
+    sw->n_tables = features.n_tables;
+    sw->owner = sw->listener->cbs.switch_up(sw->listener->aux, sw, sw->dpid);
+    if (!sw->owner) {
+        rconn_disconnect(sw->rconn);
+    }
+}
+
+static void
+handle_msg(struct of_switch *sw, struct ofpbuf *msg)
+{
+    const struct ofp_header *oh = msg->data;
+    enum ofptype type;
+
+    if (ofptype_decode(&type, oh)) {
+        WEFT_WARN("%s: undecodable OpenFlow message (type %"PRIu8"); "
+                  "ignored", sw->peer, oh->type);
+        return;
+    }
+    switch (type) {
+    case OFPTYPE_ECHO_REQUEST:
+        /* rconn sends its own probes but does not answer the peer's. */
+        send_msg(sw, ofputil_encode_echo_reply(oh));
+        break;
+    case OFPTYPE_FEATURES_REPLY:
+        handle_features_reply(sw, msg);
+        break;
+    case OFPTYPE_ERROR: {
+        char *s = ofp_to_string(oh, ntohs(oh->length), NULL, NULL, 1);
+        WEFT_WARN("%s: switch reported an error: %s", sw->peer, s);
+        free(s);
+        break;
+    }
+    default:
+        /* Port status, packet-ins, replies: consumed by later layers. */
+        break;
+    }
+}
+
+static bool
+switch_run(struct of_switch *sw)
+{
+    rconn_run(sw->rconn);
+    if (!rconn_is_alive(sw->rconn)) {
+        return false;
+    }
+    if (rconn_is_connected(sw->rconn) && !sw->features_requested) {
+        sw->features_requested = true;
+        send_msg(sw, ofpraw_alloc(OFPRAW_OFPT_FEATURES_REQUEST,
+                                  rconn_get_version(sw->rconn), 0));
+    }
+    for (int i = 0; i < MAX_RECV_PER_RUN; i++) {
+        struct ofpbuf *msg = rconn_recv(sw->rconn);
+        if (!msg) {
+            break;
+        }
+        handle_msg(sw, msg);
+        ofpbuf_delete(msg);
+    }
+    return rconn_is_alive(sw->rconn);
+}
+
+void
+of_listener_run(struct of_listener *l)
+{
+    accept_switches(l);
+
+    struct of_switch *sw;
+    LIST_FOR_EACH_SAFE (sw, node, &l->switches) {
+        if (!switch_run(sw)) {
+            WEFT_DBG("%s: OpenFlow connection closed", sw->peer);
+            if (sw->owner) {
+                l->cbs.switch_down(sw->owner, sw);
+            }
+            switch_free(sw);
+        }
+    }
+}
+
+void
+of_listener_wait(struct of_listener *l)
+{
+    pvconn_wait(l->pvconn);
+
+    struct of_switch *sw;
+    LIST_FOR_EACH (sw, node, &l->switches) {
+        rconn_run_wait(sw->rconn);
+        rconn_recv_wait(sw->rconn);
+    }
+}
+
+unsigned int
+of_listener_count(const struct of_listener *l)
+{
+    return ovs_list_size(&l->switches);
+}
+
+void
+of_switch_close(struct of_switch *sw)
+{
+    /* Freed by the next of_listener_run(): the caller may be inside a
+     * callback from that very loop. */
+    sw->owner = NULL;
+    rconn_disconnect(sw->rconn);
+}
+
+uint64_t
+of_switch_get_dpid(const struct of_switch *sw)
+{
+    return sw->dpid;
+}
+
+const char *
+of_switch_get_peer(const struct of_switch *sw)
+{
+    return sw->peer;
+}
+
+const char *
+of_switch_get_version(const struct of_switch *sw)
+{
+    int version = rconn_get_version(sw->rconn);
+    return version > 0 ? ofputil_version_to_string(version) : "none";
+}
+
+unsigned int
+of_switch_get_n_tables(const struct of_switch *sw)
+{
+    return sw->n_tables;
+}

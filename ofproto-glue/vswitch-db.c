@@ -1,0 +1,406 @@
+/* OVSDB session to a hypervisor's Open_vSwitch database (see vswitch-db.h).
+ * The only place where Weft writes the integration bridge's settings. */
+#include <config.h>
+
+#include "vswitch-db.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/util.h"
+#include "ovsdb-idl.h"
+#include "smap.h"
+#include "util.h"
+#include "vswitch-idl.h"
+
+#include "log.h"
+
+WEFT_LOG_MODULE(vswitch_db);
+
+/* OpenFlow versions Weft speaks to the bridge: 1.3 for everything, 1.4/1.5
+ * for bundles. */
+static const char *const of_protocols[] = {
+    "OpenFlow13", "OpenFlow14", "OpenFlow15",
+};
+#define N_OF_PROTOCOLS (sizeof of_protocols / sizeof of_protocols[0])
+
+/* How long the bridge waits at most between attempts to reach weftd: short,
+ * so that a restarted weftd gets its switches back quickly. */
+static const int64_t controller_max_backoff_ms = 1000;
+
+struct vswitch_db {
+    struct ovsdb_idl *idl;
+    struct vswitch_bridge_spec spec;    /* Strings owned. */
+    char *remote;
+    char dpid_str[17];
+
+    enum vswitch_db_state state;
+    struct ovsdb_idl_txn *txn;          /* In flight, or NULL. */
+    unsigned int n_txns;
+    char detail[256];
+    bool transport_connected;   /* The stream connected at least once. */
+    bool was_connected;         /* Data was received at least once. */
+};
+
+struct vswitch_db *
+vswitch_db_create(const char *remote, const struct vswitch_bridge_spec *spec)
+{
+    struct vswitch_db *db = xzalloc(sizeof *db);
+
+    db->remote = xstrdup(remote);
+    db->spec.host_name = xstrdup(spec->host_name);
+    db->spec.bridge = xstrdup(spec->bridge);
+    db->spec.datapath_type = xstrdup(spec->datapath_type);
+    db->spec.controller_target = xstrdup(spec->controller_target);
+    db->spec.datapath_id = spec->datapath_id;
+    snprintf(db->dpid_str, sizeof db->dpid_str, "%016"PRIx64,
+             spec->datapath_id);
+
+    /* One attempt (retry=false): the caller owns the backoff policy. */
+    db->idl = ovsdb_idl_create(remote, &ovsrec_idl_class, false, false);
+    ovsdb_idl_add_table(db->idl, &ovsrec_table_open_vswitch);
+    ovsdb_idl_add_column(db->idl, &ovsrec_open_vswitch_col_bridges);
+    ovsdb_idl_add_column(db->idl, &ovsrec_open_vswitch_col_ovs_version);
+
+    ovsdb_idl_add_table(db->idl, &ovsrec_table_bridge);
+    ovsdb_idl_add_column(db->idl, &ovsrec_bridge_col_name);
+    ovsdb_idl_add_column(db->idl, &ovsrec_bridge_col_ports);
+    ovsdb_idl_add_column(db->idl, &ovsrec_bridge_col_controller);
+    ovsdb_idl_add_column(db->idl, &ovsrec_bridge_col_fail_mode);
+    ovsdb_idl_add_column(db->idl, &ovsrec_bridge_col_protocols);
+    ovsdb_idl_add_column(db->idl, &ovsrec_bridge_col_datapath_type);
+    ovsdb_idl_add_column(db->idl, &ovsrec_bridge_col_other_config);
+    ovsdb_idl_add_column(db->idl, &ovsrec_bridge_col_external_ids);
+
+    ovsdb_idl_add_table(db->idl, &ovsrec_table_controller);
+    ovsdb_idl_add_column(db->idl, &ovsrec_controller_col_target);
+    ovsdb_idl_add_column(db->idl, &ovsrec_controller_col_max_backoff);
+    ovsdb_idl_add_column(db->idl, &ovsrec_controller_col_external_ids);
+    ovsdb_idl_add_column(db->idl, &ovsrec_controller_col_is_connected);
+
+    ovsdb_idl_add_table(db->idl, &ovsrec_table_port);
+    ovsdb_idl_add_column(db->idl, &ovsrec_port_col_name);
+    ovsdb_idl_add_column(db->idl, &ovsrec_port_col_interfaces);
+    ovsdb_idl_add_column(db->idl, &ovsrec_port_col_external_ids);
+
+    ovsdb_idl_add_table(db->idl, &ovsrec_table_interface);
+    ovsdb_idl_add_column(db->idl, &ovsrec_interface_col_name);
+    ovsdb_idl_add_column(db->idl, &ovsrec_interface_col_type);
+    ovsdb_idl_add_column(db->idl, &ovsrec_interface_col_external_ids);
+    ovsdb_idl_add_column(db->idl, &ovsrec_interface_col_ofport);
+
+    db->state = VSWITCH_DB_CONNECTING;
+    snprintf(db->detail, sizeof db->detail, "connecting to %s", remote);
+    return db;
+}
+
+void
+vswitch_db_destroy(struct vswitch_db *db)
+{
+    if (!db) {
+        return;
+    }
+    if (db->txn) {
+        ovsdb_idl_txn_destroy(db->txn);
+    }
+    ovsdb_idl_destroy(db->idl);
+    free(db->remote);
+    free(CONST_CAST(char *, db->spec.host_name));
+    free(CONST_CAST(char *, db->spec.bridge));
+    free(CONST_CAST(char *, db->spec.datapath_type));
+    free(CONST_CAST(char *, db->spec.controller_target));
+    free(db);
+}
+
+static void
+set_state(struct vswitch_db *db, enum vswitch_db_state state,
+          const char *format, ...) OVS_PRINTF_FORMAT(3, 4);
+
+static void
+set_state(struct vswitch_db *db, enum vswitch_db_state state,
+          const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    vsnprintf(db->detail, sizeof db->detail, format, args);
+    va_end(args);
+    db->state = state;
+}
+
+static bool
+schema_is_usable(struct vswitch_db *db)
+{
+    static const struct ovsdb_idl_table_class *const tables[] = {
+        &ovsrec_table_open_vswitch, &ovsrec_table_bridge,
+        &ovsrec_table_controller, &ovsrec_table_port,
+        &ovsrec_table_interface,
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(tables); i++) {
+        if (!ovsdb_idl_server_has_table(db->idl, tables[i])) {
+            set_state(db, VSWITCH_DB_BAD_SCHEMA, "database at %s has no "
+                      "\"%s\" table: not an Open_vSwitch database",
+                      db->remote, tables[i]->name);
+            return false;
+        }
+    }
+    if (!ovsdb_idl_server_has_column(db->idl,
+                                     &ovsrec_bridge_col_protocols)) {
+        set_state(db, VSWITCH_DB_BAD_SCHEMA, "Open_vSwitch database at %s "
+                  "is too old (Bridge has no \"protocols\" column)",
+                  db->remote);
+        return false;
+    }
+    return true;
+}
+
+static const struct ovsrec_bridge *
+find_bridge(const struct vswitch_db *db)
+{
+    const struct ovsrec_bridge *br;
+    OVSREC_BRIDGE_FOR_EACH (br, db->idl) {
+        if (!strcmp(br->name, db->spec.bridge)) {
+            return br;
+        }
+    }
+    return NULL;
+}
+
+static bool
+controller_is_ours(const struct vswitch_db *db,
+                   const struct ovsrec_bridge *br)
+{
+    if (br->n_controller != 1) {
+        return false;
+    }
+    const struct ovsrec_controller *c = br->controller[0];
+    return (!strcmp(c->target, db->spec.controller_target)
+            && c->n_max_backoff == 1
+            && c->max_backoff[0] == controller_max_backoff_ms);
+}
+
+static bool
+protocols_are_ours(const struct ovsrec_bridge *br)
+{
+    if (br->n_protocols != N_OF_PROTOCOLS) {
+        return false;
+    }
+    for (size_t i = 0; i < N_OF_PROTOCOLS; i++) {
+        bool found = false;
+        for (size_t j = 0; j < br->n_protocols; j++) {
+            found = found || !strcmp(br->protocols[j], of_protocols[i]);
+        }
+        if (!found) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static const struct ovsrec_bridge *
+create_bridge(struct vswitch_db *db, struct ovsdb_idl_txn *txn)
+{
+    const struct ovsrec_open_vswitch *ovs
+        = ovsrec_open_vswitch_first(db->idl);
+    if (!ovs) {
+        /* A freshly created database, as after "ovsdb-tool create" without
+         * "ovs-vsctl init". */
+        ovs = ovsrec_open_vswitch_insert(txn);
+    }
+
+    /* Like "ovs-vsctl add-br": the bridge's local port comes with it. */
+    struct ovsrec_interface *iface = ovsrec_interface_insert(txn);
+    ovsrec_interface_set_name(iface, db->spec.bridge);
+    ovsrec_interface_set_type(iface, "internal");
+
+    struct ovsrec_port *port = ovsrec_port_insert(txn);
+    ovsrec_port_set_name(port, db->spec.bridge);
+    ovsrec_port_set_interfaces(port, &iface, 1);
+
+    struct ovsrec_bridge *br = ovsrec_bridge_insert(txn);
+    ovsrec_bridge_set_name(br, db->spec.bridge);
+    ovsrec_bridge_set_ports(br, &port, 1);
+    ovsrec_open_vswitch_update_bridges_addvalue(ovs, br);
+    return br;
+}
+
+/* Compares the bridge with the spec and writes what differs into a new
+ * transaction.  Returns the transaction, or NULL if nothing differs. */
+static struct ovsdb_idl_txn *
+configure_bridge(struct vswitch_db *db)
+{
+    const struct ovsrec_bridge *br = find_bridge(db);
+    struct ovsdb_idl_txn *txn = NULL;
+    struct ds what = DS_EMPTY_INITIALIZER;
+
+#define NEED(WHAT)                                      \
+    do {                                                \
+        if (!txn) {                                     \
+            txn = ovsdb_idl_txn_create(db->idl);        \
+        }                                               \
+        ds_put_format(&what, "%s%s", what.length ? ", " : "", WHAT); \
+    } while (0)
+
+    bool created = !br;
+    if (created) {
+        NEED("bridge");
+        br = create_bridge(db, txn);
+    }
+    if (created || strcmp(br->datapath_type, db->spec.datapath_type)) {
+        NEED("datapath_type");
+        ovsrec_bridge_set_datapath_type(br, db->spec.datapath_type);
+    }
+    if (created || !br->fail_mode || strcmp(br->fail_mode, "secure")) {
+        NEED("fail_mode");
+        ovsrec_bridge_set_fail_mode(br, "secure");
+    }
+    if (created || !protocols_are_ours(br)) {
+        NEED("protocols");
+        ovsrec_bridge_set_protocols(br, (const char **) of_protocols,
+                                    N_OF_PROTOCOLS);
+    }
+    if (created || !controller_is_ours(db, br)) {
+        NEED("controller");
+        struct ovsrec_controller *c = ovsrec_controller_insert(txn);
+        ovsrec_controller_set_target(c, db->spec.controller_target);
+        ovsrec_controller_set_max_backoff(c, &controller_max_backoff_ms, 1);
+        ovsrec_controller_update_external_ids_setkey(c, "weft-owned",
+                                                     "true");
+        /* Replacing the set drops the old rows (they are not roots). */
+        ovsrec_bridge_set_controller(br, &c, 1);
+    }
+    const char *dpid = created ? NULL
+                       : smap_get(&br->other_config, "datapath-id");
+    if (!dpid || strcmp(dpid, db->dpid_str)) {
+        NEED("datapath-id");
+        ovsrec_bridge_update_other_config_setkey(br, "datapath-id",
+                                                 db->dpid_str);
+    }
+    const char *owner = created ? NULL
+                        : smap_get(&br->external_ids, "weft-host");
+    if (!owner || strcmp(owner, db->spec.host_name)) {
+        NEED("external_ids");
+        ovsrec_bridge_update_external_ids_setkey(br, "weft-host",
+                                                 db->spec.host_name);
+    }
+#undef NEED
+
+    if (txn) {
+        ovsdb_idl_txn_add_comment(txn, "weftd: configure %s on %s (%s)",
+                                  db->spec.bridge, db->spec.host_name,
+                                  ds_cstr(&what));
+        set_state(db, VSWITCH_DB_SYNCING, "configuring %s: %s",
+                  db->spec.bridge, ds_cstr(&what));
+        WEFT_INFO("%s: writing %s settings: %s", db->spec.host_name,
+                  db->spec.bridge, ds_cstr(&what));
+    }
+    ds_destroy(&what);
+    return txn;
+}
+
+void
+vswitch_db_run(struct vswitch_db *db)
+{
+    ovsdb_idl_run(db->idl);
+
+    if (db->state == VSWITCH_DB_DEAD || db->state == VSWITCH_DB_BAD_SCHEMA) {
+        return;
+    }
+    if (ovsdb_idl_is_connected(db->idl)) {
+        db->transport_connected = true;
+    }
+    if (!ovsdb_idl_is_alive(db->idl)) {
+        int error = ovsdb_idl_get_last_error(db->idl);
+        if (db->transport_connected && !db->was_connected && !error) {
+            /* The server accepted the connection, then the IDL gave up
+             * without an error: it does not serve Open_vSwitch. */
+            set_state(db, VSWITCH_DB_BAD_SCHEMA, "%s answered but serves "
+                      "no Open_vSwitch database (is it the hypervisor's "
+                      "ovsdb-server?)", db->remote);
+            return;
+        }
+        set_state(db, VSWITCH_DB_DEAD, "%s %s: %s",
+                  db->was_connected ? "lost connection to"
+                                    : "cannot connect to",
+                  db->remote, error ? ovs_retval_to_string(error)
+                                    : "connection closed");
+        return;
+    }
+    if (!ovsdb_idl_has_ever_connected(db->idl)) {
+        return;
+    }
+    if (!ovsdb_idl_is_connected(db->idl)) {
+        /* Between losing the connection and the session declaring itself
+         * dead: nothing to do until the next run says which. */
+        return;
+    }
+    db->was_connected = true;
+    if (!schema_is_usable(db)) {
+        return;
+    }
+
+    if (db->txn) {
+        enum ovsdb_idl_txn_status status = ovsdb_idl_txn_commit(db->txn);
+        if (status == TXN_INCOMPLETE) {
+            return;
+        }
+        if (status == TXN_SUCCESS || status == TXN_UNCHANGED) {
+            db->n_txns++;
+        } else if (status != TXN_TRY_AGAIN) {
+            /* Not fatal: the next run compares again and retries, but say
+             * what the server refused. */
+            set_state(db, VSWITCH_DB_SYNCING, "transaction on %s failed: "
+                      "%s (%s); retrying", db->remote,
+                      ovsdb_idl_txn_status_to_string(status),
+                      ovsdb_idl_txn_get_error(db->txn));
+        }
+        ovsdb_idl_txn_destroy(db->txn);
+        db->txn = NULL;
+        /* Compare again once the server's update arrives. */
+        return;
+    }
+
+    db->txn = configure_bridge(db);
+    if (db->txn) {
+        ovsdb_idl_txn_commit(db->txn);
+    } else {
+        set_state(db, VSWITCH_DB_SYNCED, "%s configured", db->spec.bridge);
+    }
+}
+
+void
+vswitch_db_wait(struct vswitch_db *db)
+{
+    ovsdb_idl_wait(db->idl);
+    if (db->txn) {
+        ovsdb_idl_txn_wait(db->txn);
+    }
+}
+
+enum vswitch_db_state
+vswitch_db_get_state(const struct vswitch_db *db, const char **detail)
+{
+    if (detail) {
+        *detail = db->detail;
+    }
+    return db->state;
+}
+
+void
+vswitch_db_get_stats(const struct vswitch_db *db,
+                     struct vswitch_db_stats *stats)
+{
+    memset(stats, 0, sizeof *stats);
+    stats->n_txns = db->n_txns;
+    if (db->state != VSWITCH_DB_SYNCED && db->state != VSWITCH_DB_SYNCING) {
+        return;
+    }
+    const struct ovsrec_bridge *br = find_bridge(db);
+    if (br) {
+        stats->n_ports = br->n_ports;
+        stats->controller_connected = (br->n_controller == 1
+                                       && br->controller[0]->is_connected);
+    }
+}

@@ -1,0 +1,63 @@
+/* One OVSDB session to a hypervisor's Open_vSwitch database.
+ *
+ * The session keeps the host's integration bridge configured as Weft wants
+ * it and reports how far it got; the caller (controller/host.c) turns that
+ * into the host's state machine.  Configuration is idempotent: on every
+ * change seen in the database the bridge is compared with the spec and only
+ * what differs is written, so a weftd restart writes nothing when nothing
+ * changed.
+ *
+ * A session makes one connection attempt.  When it fails or the connection
+ * drops, the state becomes VSWITCH_DB_DEAD and the caller decides when to
+ * try again (with its own backoff) by destroying and re-creating the
+ * session. */
+#ifndef WEFT_VSWITCH_DB_H
+#define WEFT_VSWITCH_DB_H 1
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* How Weft wants the integration bridge. */
+struct vswitch_bridge_spec {
+    const char *host_name;          /* Stored in external_ids:weft-host. */
+    const char *bridge;             /* e.g. "br-int". */
+    const char *datapath_type;      /* e.g. "netdev" or "system". */
+    const char *controller_target;  /* e.g. "tcp:192.168.77.254:6653". */
+    uint64_t datapath_id;           /* Set in other_config:datapath-id. */
+};
+
+enum vswitch_db_state {
+    VSWITCH_DB_CONNECTING,  /* Connection attempt in progress. */
+    VSWITCH_DB_SYNCING,     /* Connected; bridge being configured. */
+    VSWITCH_DB_SYNCED,      /* Bridge matches the spec. */
+    VSWITCH_DB_DEAD,        /* Connection failed or was lost. */
+    VSWITCH_DB_BAD_SCHEMA,  /* Server is not an Open_vSwitch database. */
+};
+
+struct vswitch_db;
+
+/* Starts connecting to 'remote' ("tcp:IP:PORT", "ssl:IP:PORT",
+ * "unix:PATH").  'spec' is copied. */
+struct vswitch_db *vswitch_db_create(const char *remote,
+                                     const struct vswitch_bridge_spec *spec);
+void vswitch_db_destroy(struct vswitch_db *);
+
+void vswitch_db_run(struct vswitch_db *);
+void vswitch_db_wait(struct vswitch_db *);
+
+/* Returns the current state.  If 'detail' is nonnull, stores a short
+ * human-readable explanation (e.g. the connection error, or what is being
+ * configured) valid until the next run. */
+enum vswitch_db_state vswitch_db_get_state(const struct vswitch_db *,
+                                           const char **detail);
+
+/* Counts for status output; 0 before the first sync. */
+struct vswitch_db_stats {
+    unsigned int n_ports;           /* Ports on the integration bridge. */
+    bool controller_connected;      /* Controller.is_connected (lags). */
+    unsigned int n_txns;            /* Transactions committed so far. */
+};
+void vswitch_db_get_stats(const struct vswitch_db *,
+                          struct vswitch_db_stats *);
+
+#endif /* vswitch-db.h */

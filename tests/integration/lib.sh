@@ -1,0 +1,103 @@
+# Helpers for Weft's integration tests (sourced by bash scripts).
+#
+# Each test owns one lab (tools/lab --lab NAME) and a state directory under
+# /run/weft-test/NAME.  It cleans both before it starts (leftovers of an
+# earlier, interrupted run) and when it exits, and ends only the processes it
+# started, by PID.
+
+set -eu -o pipefail
+
+: "${WEFT_TOP:?WEFT_TOP must point at the source tree}"
+: "${WEFTD:?WEFTD must point at the weftd binary}"
+
+LAB_NAME=${LAB_NAME:?set LAB_NAME before sourcing lib.sh}
+T=/run/weft-test/$LAB_NAME
+CTL=$T/weftd.ctl
+CONF=$T/weftd.conf
+n_checks=0
+
+lab() { "$WEFT_TOP/tools/lab" --lab "$LAB_NAME" "$@"; }
+
+log() { echo "[$(date +%T.%3N)] $*"; }
+
+fail() {
+    echo "FAIL: $*" >&2
+    if [ -f "$T/weftd.log" ]; then
+        echo "--- last lines of weftd's log:" >&2
+        tail -n 40 "$T/weftd.log" >&2
+    fi
+    exit 1
+}
+
+pass() { n_checks=$((n_checks + 1)); log "ok $n_checks - $*"; }
+
+# wait_until SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.1 s.
+wait_until() {
+    local secs=$1 what=$2
+    shift 2
+    local deadline=$((SECONDS + secs))
+    until "$@" >/dev/null 2>&1; do
+        if [ $SECONDS -ge $deadline ]; then
+            fail "timed out after ${secs}s waiting for: $what"
+        fi
+        sleep 0.1
+    done
+}
+
+# Stops weftd started by this test (PID from our pidfile), if alive, after
+# checking that the PID is really a weftd (a stale file may name a reused
+# PID).
+stop_weftd() {
+    local sig=${1:-TERM} pid
+    [ -s "$T/weftd.pid" ] || return 0
+    pid=$(cat "$T/weftd.pid")
+    if [ -r "/proc/$pid/cmdline" ] \
+       && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q weftd; then
+        kill "-$sig" "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+    fi
+    rm -f "$T/weftd.pid"
+}
+
+cleanup() {
+    stop_weftd TERM
+    lab down >/dev/null 2>&1 || true
+    rm -rf "$T"
+}
+
+# start_weftd [EXTRA ARGS]: starts weftd in the lab's core namespace.
+start_weftd() {
+    ip netns exec "$LAB_NAME-core" "$WEFTD" -c "$CONF" -v "$@" \
+        >>"$T/weftd.log" 2>&1 &
+    echo $! >"$T/weftd.pid"
+}
+
+weftd_pid() { cat "$T/weftd.pid"; }
+
+appctl() { ovs-appctl -t "$CTL" "$@"; }
+
+# Writes the lab's weftd configuration with our control socket.
+write_config() {
+    lab weftd-config "$@" >"$CONF.tmp"
+    sed -i "s|^\[weftd\]$|[weftd]\nunixctl = $CTL|" "$CONF.tmp"
+    mv "$CONF.tmp" "$CONF"
+}
+
+hosts_ready() {
+    appctl status | grep -q ", $1 ready,"
+}
+
+begin() {
+    cleanup
+    mkdir -p "$T"
+    chmod 0750 "$T"
+    trap 'status=$?; cleanup; exit $status' EXIT
+    trap 'exit 1' INT TERM
+}
+
+finish() {
+    log "$n_checks checks passed"
+}
