@@ -6,11 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "weft-config.h"
+#include "inventory.h"
 #include "log.h"
 #include "openflow.h"
 #include "ovs-loop.h"
+#include "virt-host.h"
 #include "vswitch-db.h"
+#include "weft-config.h"
 
 WEFT_LOG_MODULE(host);
 
@@ -25,10 +27,21 @@ struct host {
     struct host_fsm fsm;
     ev_timer retry_timer;
     char last_detail[256];
+
+    /* VM ports. */
+    struct inventory *inv;
+    struct virt_host *virt;         /* NULL without a libvirt URI. */
+    bool libvirt_up;
+    char *libvirt_error;            /* Last connection problem. */
+    unsigned int pushed_generation; /* Inventory generation in 'db'. */
+    bool ports_pushed;              /* 'db' has been given the ports. */
+    unsigned int placement_seqno;   /* vswitch_db seqno last looked at. */
+    int max_backoff_ms;
 };
 
 static void host_run(void *host_);
 static void host_wait(void *host_);
+static void virt_event_cb(void *host_, const struct virt_event *);
 
 static char *
 strdup_or_null(const char *s)
@@ -69,6 +82,8 @@ start_session(struct host *h)
         .datapath_id = h->dpid,
     };
     h->db = vswitch_db_create(h->cfg.ovsdb_remote, &spec);
+    h->ports_pushed = false;
+    h->placement_seqno = 0;
 }
 
 static void
@@ -83,6 +98,10 @@ retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
     vswitch_db_destroy(h->db);
     start_session(h);
     host_fsm_retry(&h->fsm, now_ms(h));
+    /* A reconnect of either side resyncs both. */
+    if (h->virt) {
+        virt_host_request_sync(h->virt);
+    }
 }
 
 struct host *
@@ -110,8 +129,15 @@ host_create(struct ev_loop *loop, const struct weft_host_config *cfg,
     ev_init(&h->retry_timer, retry_cb);
     h->retry_timer.data = h;
 
+    h->inv = opts->inventory;
+    h->max_backoff_ms = opts->max_backoff_ms;
+    inventory_add_host(h->inv, h->cfg.name);
     start_session(h);
     ovs_loop_register(host_run, host_wait, h);
+    if (h->cfg.libvirt_uri) {
+        h->virt = virt_host_create(loop, h->cfg.name, h->cfg.libvirt_uri,
+                                   opts->max_backoff_ms, virt_event_cb, h);
+    }
     WEFT_INFO("%s: managing bridge %s through %s (datapath ID %016"PRIx64")",
               h->cfg.name, h->cfg.bridge, h->cfg.ovsdb_remote, h->dpid);
     return h;
@@ -125,6 +151,9 @@ host_destroy(struct host *h)
     }
     ovs_loop_unregister(host_run, host_wait, h);
     ev_timer_stop(h->loop, &h->retry_timer);
+    virt_host_destroy(h->virt);
+    inventory_remove_host(h->inv, h->cfg.name);
+    free(h->libvirt_error);
     if (h->sw) {
         of_switch_close(h->sw);
     }
@@ -151,6 +180,159 @@ observe_db(const struct vswitch_db *db, const char **detail)
     case VSWITCH_DB_BAD_SCHEMA: return HOST_DB_BAD_SCHEMA;
     }
     return HOST_DB_DEAD;
+}
+
+/* Gives the OVSDB session this host's placeable vNICs, once libvirt has
+ * told us what runs here, and again whenever that changes. */
+static void
+push_ports(struct host *h)
+{
+    const struct inv_host *ih = inventory_find_host(h->inv, h->cfg.name);
+    if (!ih || !ih->synced
+        || (h->ports_pushed && h->pushed_generation == ih->generation)) {
+        return;
+    }
+
+    size_t n = 0, allocated = 0;
+    struct vswitch_port_spec *specs = NULL;
+    for (size_t i = 0; i < ih->n_vms; i++) {
+        const struct inv_vm *vm = &ih->vms[i];
+        for (size_t j = 0; j < vm->n_vnics; j++) {
+            const struct inv_vnic *v = &vm->vnics[j];
+            if (v->placement == INV_UNPLACED) {
+                continue;
+            }
+            if (n >= allocated) {
+                allocated = allocated ? allocated * 2 : 16;
+                specs = realloc(specs, allocated * sizeof *specs);
+                if (!specs) {
+                    abort();
+                }
+            }
+            specs[n++] = (struct vswitch_port_spec) {
+                .name = v->tap,
+                .iface_id = v->iface_id,
+                .mac = v->mac,
+                .vm_uuid = vm->uuid,
+                .vm_name = vm->name,
+                .segment = v->segment,
+                .groups = v->groups,
+            };
+        }
+    }
+    vswitch_db_set_ports(h->db, specs, n);
+    free(specs);
+    h->ports_pushed = true;
+    h->pushed_generation = ih->generation;
+    h->placement_seqno = 0;         /* Look at every port again. */
+}
+
+/* Logs, once per reason, each vNIC of this host that cannot be placed. */
+static void
+report_unplaced(struct host *h)
+{
+    struct inv_host *ih = inventory_find_host(h->inv, h->cfg.name);
+    for (size_t i = 0; ih && i < ih->n_vms; i++) {
+        struct inv_vm *vm = &ih->vms[i];
+        for (size_t j = 0; j < vm->n_vnics; j++) {
+            struct inv_vnic *v = &vm->vnics[j];
+            if (v->placement == INV_UNPLACED && !v->reason_reported) {
+                WEFT_WARN("%s: %s/%s (%s) not placed: %s", h->cfg.name,
+                          vm->name, v->tap ? v->tap : "no tap",
+                          v->mac[0] ? v->mac : "no MAC", v->reason);
+                v->reason_reported = true;
+            }
+        }
+    }
+}
+
+/* Reads back from OVSDB which wanted ports are on the bridge. */
+static void
+update_placement(struct host *h)
+{
+    unsigned int seqno = vswitch_db_get_seqno(h->db);
+    const struct inv_host *ih = inventory_find_host(h->inv, h->cfg.name);
+    if (!h->ports_pushed || !ih || seqno == h->placement_seqno) {
+        return;
+    }
+    h->placement_seqno = seqno;
+
+    for (size_t i = 0; i < ih->n_vms; i++) {
+        const struct inv_vm *vm = &ih->vms[i];
+        for (size_t j = 0; j < vm->n_vnics; j++) {
+            const struct inv_vnic *v = &vm->vnics[j];
+            if (v->placement == INV_UNPLACED) {
+                continue;
+            }
+            int ofport;
+            const char *error;
+            enum vswitch_port_state state
+                = vswitch_db_port_state(h->db, v->tap, &ofport, &error);
+            enum inv_placement p = (state == VSWITCH_PORT_PRESENT
+                                    ? INV_PLACED : INV_PENDING);
+            if (p != v->placement || ofport != v->ofport) {
+                if (p == INV_PLACED) {
+                    WEFT_INFO("%s: %s/%s placed on %s (ofport %d, segment "
+                              "%s)", h->cfg.name, vm->name, v->tap,
+                              h->cfg.bridge, ofport, v->segment);
+                } else if (error) {
+                    WEFT_WARN("%s: %s/%s not placed: %s", h->cfg.name,
+                              vm->name, v->tap, error);
+                }
+            }
+            inventory_set_placement(h->inv, h->cfg.name, v->tap, p, error,
+                                    ofport);
+        }
+    }
+}
+
+static void
+virt_event_cb(void *h_, const struct virt_event *e)
+{
+    struct host *h = h_;
+
+    switch (e->type) {
+    case VIRT_CONNECTED:
+        WEFT_INFO("%s: libvirt connected (%s)", h->cfg.name,
+                  h->cfg.libvirt_uri);
+        h->libvirt_up = true;
+        free(h->libvirt_error);
+        h->libvirt_error = NULL;
+        break;
+    case VIRT_DISCONNECTED:
+        /* Placed ports stay: nothing is removed while libvirt cannot tell
+         * what runs. */
+        if (h->libvirt_up || !h->libvirt_error
+            || strcmp(h->libvirt_error, e->message)) {
+            WEFT_WARN("%s: libvirt: %s; placed ports are kept", h->cfg.name,
+                      e->message);
+        }
+        h->libvirt_up = false;
+        free(h->libvirt_error);
+        h->libvirt_error = strdup(e->message);
+        break;
+    case VIRT_SYNC:
+        WEFT_INFO("%s: libvirt sync: %zu running domains", h->cfg.name,
+                  e->n_domains);
+        inventory_sync_host(h->inv, h->cfg.name, e->domains, e->n_domains);
+        break;
+    case VIRT_DOMAIN_UP:
+        WEFT_INFO("%s: domain %s is running (%zu interfaces)", h->cfg.name,
+                  e->name, e->domains[0].n_nics);
+        inventory_domain_up(h->inv, h->cfg.name, &e->domains[0]);
+        break;
+    case VIRT_DOMAIN_DOWN:
+        WEFT_INFO("%s: domain %s is not running", h->cfg.name, e->name);
+        inventory_domain_down(h->inv, h->cfg.name, e->uuid);
+        break;
+    case VIRT_DOMAIN_ERROR:
+        WEFT_WARN("%s: domain %s: %s; its ports are left as they are",
+                  h->cfg.name, e->name, e->message);
+        break;
+    }
+    /* Every host's run hook pushes its ports if its share of the
+     * inventory changed (a MAC clash can move between hosts). */
+    ovs_loop_request_run();
 }
 
 static void
@@ -193,6 +375,9 @@ host_run(void *h_)
         WEFT_DBG("%s: %s", h->cfg.name, detail);
         snprintf(h->last_detail, sizeof h->last_detail, "%s", detail);
     }
+    push_ports(h);
+    update_placement(h);
+    report_unplaced(h);
 }
 
 static void
@@ -240,6 +425,7 @@ host_attach_switch(struct host *h, struct of_switch *sw)
                   of_switch_get_version(sw), of_switch_get_n_tables(sw));
     }
     h->sw = sw;
+    ovs_loop_request_run();     /* Let the state machine see it now. */
 }
 
 void
@@ -249,6 +435,7 @@ host_detach_switch(struct host *h, struct of_switch *sw)
         WEFT_INFO("%s: switch's OpenFlow connection from %s closed",
                   h->cfg.name, of_switch_get_peer(sw));
         h->sw = NULL;
+        ovs_loop_request_run();
     }
 }
 
@@ -279,4 +466,9 @@ host_format_status(const struct host *h, long long int now, FILE *out)
                 (h->fsm.retry_at - now) / 1000.0, h->fsm.n_failures);
     }
     fprintf(out, "  tunnel-ip: %s\n", h->cfg.tunnel_ip);
+    if (h->cfg.libvirt_uri) {
+        fprintf(out, "  libvirt: %s (%s)\n", h->cfg.libvirt_uri,
+                h->libvirt_up ? "connected"
+                : h->libvirt_error ? h->libvirt_error : "connecting");
+    }
 }

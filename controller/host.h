@@ -11,6 +11,7 @@
 #include "host-fsm.h"
 
 struct ev_loop;
+struct inventory;
 struct of_switch;
 struct weft_host_config;
 
@@ -18,6 +19,7 @@ struct host_options {
     const char *controller_target;  /* What the bridge connects to. */
     int min_backoff_ms;
     int max_backoff_ms;
+    struct inventory *inventory;    /* Shared by all hosts; not owned. */
 };
 
 struct host *host_create(struct ev_loop *, const struct weft_host_config *,

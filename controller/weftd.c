@@ -18,9 +18,11 @@
 #include "weft-config.h"
 #include "ctl-server.h"
 #include "host.h"
+#include "inventory.h"
 #include "log.h"
 #include "openflow.h"
 #include "ovs-loop.h"
+#include "virt-host.h"
 
 WEFT_LOG_MODULE(weftd);
 
@@ -35,6 +37,7 @@ struct weftd {
     size_t n_hosts;
     struct of_listener *listener;
     struct ctl_server *ctl;
+    struct inventory inventory;
     ev_signal sigterm, sigint, sighup;
     bool exiting;
 };
@@ -154,6 +157,7 @@ add_host(struct weftd *d, const struct weft_host_config *hc)
         .controller_target = d->cfg.controller_target,
         .min_backoff_ms = MIN_BACKOFF_MS,
         .max_backoff_ms = d->cfg.backoff_max_ms,
+        .inventory = &d->inventory,
     };
     return host_create(d->loop, hc, &opts);
 }
@@ -292,6 +296,43 @@ cmd_host_list(struct ctl_request *req, int argc, const char *argv[],
 }
 
 static void
+cmd_vm_list(struct ctl_request *req, int argc, const char *argv[], void *d_)
+{
+    struct weftd *d = d_;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+
+    for (size_t h = 0; h < d->inventory.n_hosts; h++) {
+        const struct inv_host *host = &d->inventory.hosts[h];
+        if (argc && strcmp(argv[0], host->name)) {
+            continue;
+        }
+        for (size_t i = 0; i < host->n_vms; i++) {
+            const struct inv_vm *vm = &host->vms[i];
+            fprintf(out, "%s %s (%s)\n", host->name, vm->name, vm->uuid);
+            for (size_t j = 0; j < vm->n_vnics; j++) {
+                const struct inv_vnic *v = &vm->vnics[j];
+                fprintf(out, "  %s %s segment=%s %s", v->tap ? v->tap : "-",
+                        v->mac[0] ? v->mac : "-",
+                        v->segment ? v->segment : "-",
+                        inv_placement_to_string(v->placement));
+                if (v->placement == INV_PLACED) {
+                    fprintf(out, " ofport=%d", v->ofport);
+                }
+                if (v->reason) {
+                    fprintf(out, ": %s", v->reason);
+                }
+                fputc('\n', out);
+            }
+        }
+    }
+    fclose(out);
+    ctl_reply(req, buf);
+    free(buf);
+}
+
+static void
 cmd_status(struct ctl_request *req, int argc, const char *argv[], void *d_)
 {
     struct weftd *d = d_;
@@ -309,8 +350,12 @@ cmd_status(struct ctl_request *req, int argc, const char *argv[], void *d_)
         n += snprintf(buf + n, sizeof buf - n, ", %zu %s", counts[s],
                       host_state_to_string(s));
     }
-    snprintf(buf + n, sizeof buf - n, "\nopenflow connections: %u\n",
-             d->listener ? of_listener_count(d->listener) : 0);
+    size_t n_vms, n_vnics, n_placed, n_unplaced;
+    inventory_count(&d->inventory, &n_vms, &n_vnics, &n_placed, &n_unplaced);
+    snprintf(buf + n, sizeof buf - n, "\nopenflow connections: %u\n"
+             "vms: %zu, vnics: %zu, %zu placed, %zu unplaced\n",
+             d->listener ? of_listener_count(d->listener) : 0,
+             n_vms, n_vnics, n_placed, n_unplaced);
     ctl_reply(req, buf);
 }
 
@@ -436,6 +481,8 @@ main(int argc, char *argv[])
     ev_signal_start(d.loop, &d.sighup);
 
     ovs_loop_init(d.loop, argv[0]);
+    inventory_init(&d.inventory);
+    virt_host_global_init();
     ovs_loop_set_ovs_log_level(verbose ? "info" : "warn");
 
     if (ctl_server_create(cfg.unixctl_path, &d.ctl, &error)) {
@@ -445,6 +492,7 @@ main(int argc, char *argv[])
     }
     ctl_command_register("status", "", 0, 0, cmd_status, &d);
     ctl_command_register("host/list", "[HOST]", 0, 1, cmd_host_list, &d);
+    ctl_command_register("vm/list", "[HOST]", 0, 1, cmd_vm_list, &d);
     ctl_command_register("log/set", "LEVEL", 1, 1, cmd_log_set, &d);
     ctl_command_register("reload", "", 0, 0, cmd_reload, &d);
     ctl_command_register("exit", "", 0, 0, cmd_exit, &d);
@@ -467,6 +515,7 @@ main(int argc, char *argv[])
     of_listener_destroy(d.listener);
     ctl_server_destroy(d.ctl);
     weft_config_destroy(&d.cfg);
+    inventory_destroy(&d.inventory);
     ovs_loop_destroy();
     if (pidfile) {
         unlink(pidfile);

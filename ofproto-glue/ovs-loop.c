@@ -329,6 +329,12 @@ ovs_loop_unregister(ovs_loop_hook_func *run, ovs_loop_hook_func *wait,
 }
 
 void
+ovs_loop_request_run(void)
+{
+    poll_immediate_wake();
+}
+
+void
 ovs_loop_set_ovs_log_level(const char *level)
 {
     enum vlog_level lvl = vlog_get_level_val(level);

@@ -39,6 +39,11 @@ void ovs_loop_register(ovs_loop_hook_func *run, ovs_loop_hook_func *wait,
 void ovs_loop_unregister(ovs_loop_hook_func *run, ovs_loop_hook_func *wait,
                          void *aux);
 
+/* Makes the next loop iteration run every hook without blocking: for
+ * callbacks outside the hooks (libev watchers of the controller's own) that
+ * changed state the hooks act on. */
+void ovs_loop_request_run(void);
+
 /* Sets the OVS library's own log level on the console ("off", "err",
  * "warn", "info", "dbg"). */
 void ovs_loop_set_ovs_log_level(const char *level);

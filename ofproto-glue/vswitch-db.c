@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/poll-loop.h"
 #include "openvswitch/util.h"
 #include "ovsdb-idl.h"
 #include "smap.h"
@@ -41,9 +42,31 @@ struct vswitch_db {
     struct ovsdb_idl_txn *txn;          /* In flight, or NULL. */
     unsigned int n_txns;
     char detail[256];
+    struct vswitch_port_spec *ports;    /* Wanted VM ports, strings owned. */
+    size_t n_ports;
+    bool ports_known;                   /* vswitch_db_set_ports() called. */
+
     bool transport_connected;   /* The stream connected at least once. */
     bool was_connected;         /* Data was received at least once. */
 };
+
+static void
+free_ports(struct vswitch_db *db)
+{
+    for (size_t i = 0; i < db->n_ports; i++) {
+        struct vswitch_port_spec *p = &db->ports[i];
+        free(CONST_CAST(char *, p->name));
+        free(CONST_CAST(char *, p->iface_id));
+        free(CONST_CAST(char *, p->mac));
+        free(CONST_CAST(char *, p->vm_uuid));
+        free(CONST_CAST(char *, p->vm_name));
+        free(CONST_CAST(char *, p->segment));
+        free(CONST_CAST(char *, p->groups));
+    }
+    free(db->ports);
+    db->ports = NULL;
+    db->n_ports = 0;
+}
 
 struct vswitch_db *
 vswitch_db_create(const char *remote, const struct vswitch_bridge_spec *spec)
@@ -91,6 +114,7 @@ vswitch_db_create(const char *remote, const struct vswitch_bridge_spec *spec)
     ovsdb_idl_add_column(db->idl, &ovsrec_interface_col_type);
     ovsdb_idl_add_column(db->idl, &ovsrec_interface_col_external_ids);
     ovsdb_idl_add_column(db->idl, &ovsrec_interface_col_ofport);
+    ovsdb_idl_add_column(db->idl, &ovsrec_interface_col_error);
 
     db->state = VSWITCH_DB_CONNECTING;
     snprintf(db->detail, sizeof db->detail, "connecting to %s", remote);
@@ -107,6 +131,7 @@ vswitch_db_destroy(struct vswitch_db *db)
         ovsdb_idl_txn_destroy(db->txn);
     }
     ovsdb_idl_destroy(db->idl);
+    free_ports(db);
     free(db->remote);
     free(CONST_CAST(char *, db->spec.host_name));
     free(CONST_CAST(char *, db->spec.bridge));
@@ -226,6 +251,138 @@ create_bridge(struct vswitch_db *db, struct ovsdb_idl_txn *txn)
     return br;
 }
 
+static const struct vswitch_port_spec *
+find_wanted_port(const struct vswitch_db *db, const char *name)
+{
+    for (size_t i = 0; i < db->n_ports; i++) {
+        if (!strcmp(db->ports[i].name, name)) {
+            return &db->ports[i];
+        }
+    }
+    return NULL;
+}
+
+/* The external_ids Weft keeps on a VM port's Interface. */
+static void
+wanted_iface_ids(const struct vswitch_port_spec *p, const struct smap *old,
+                 struct smap *ids)
+{
+    smap_clone(ids, old);
+    smap_replace(ids, "iface-id", p->iface_id);
+    smap_replace(ids, "attached-mac", p->mac);
+    smap_replace(ids, "vm-uuid", p->vm_uuid);
+    smap_replace(ids, "iface-status", "active");
+    smap_replace(ids, "weft-vm", p->vm_name);
+    smap_replace(ids, "weft-segment", p->segment);
+    if (p->groups) {
+        smap_replace(ids, "weft-groups", p->groups);
+    } else {
+        smap_remove(ids, "weft-groups");
+    }
+    smap_replace(ids, "weft-owned", "true");
+}
+
+static bool
+is_weft_owned(const struct smap *ids)
+{
+    const char *owned = smap_get(ids, "weft-owned");
+    return owned && !strcmp(owned, "true");
+}
+
+/* Finds the bridge other than 'ours' that has a port named 'name'. */
+static const struct ovsrec_bridge *
+bridge_with_port(const struct vswitch_db *db, const struct ovsrec_bridge *ours,
+                 const char *name)
+{
+    const struct ovsrec_bridge *br;
+    OVSREC_BRIDGE_FOR_EACH (br, db->idl) {
+        for (size_t i = 0; br != ours && i < br->n_ports; i++) {
+            if (!strcmp(br->ports[i]->name, name)) {
+                return br;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Adds, updates and removes VM ports so the bridge has exactly the wanted
+ * ones among those Weft owns.  Ports Weft does not own are never touched,
+ * except to adopt one that has the name of a wanted port. */
+static void
+configure_ports(struct vswitch_db *db, const struct ovsrec_bridge *br,
+                bool created, struct ovsdb_idl_txn **txnp, struct ds *what)
+{
+    size_t n_add = 0, n_update = 0, n_remove = 0;
+
+#define NEED_TXN()                                          do {                                                        if (!*txnp) {                                               *txnp = ovsdb_idl_txn_create(db->idl);              }                                                   } while (0)
+
+    /* Present ports: update or remove. */
+    for (size_t i = 0; !created && i < br->n_ports; i++) {
+        const struct ovsrec_port *port = br->ports[i];
+        const struct vswitch_port_spec *want = find_wanted_port(db,
+                                                                port->name);
+        if (!want) {
+            if (is_weft_owned(&port->external_ids)) {
+                NEED_TXN();
+                ovsrec_bridge_update_ports_delvalue(br, port);
+                n_remove++;
+            }
+            continue;
+        }
+        if (port->n_interfaces != 1) {
+            continue;       /* A bond of that name: not a VM port. */
+        }
+        const struct ovsrec_interface *iface = port->interfaces[0];
+        struct smap ids;
+        wanted_iface_ids(want, &iface->external_ids, &ids);
+        if (!smap_equal(&ids, &iface->external_ids)) {
+            NEED_TXN();
+            ovsrec_interface_set_external_ids(iface, &ids);
+            n_update++;
+        }
+        smap_destroy(&ids);
+        if (!is_weft_owned(&port->external_ids)) {
+            /* Adopt: e.g. libvirt plugged it with <virtualport>. */
+            NEED_TXN();
+            ovsrec_port_update_external_ids_setkey(port, "weft-owned",
+                                                   "true");
+        }
+    }
+
+    /* Missing ports: add. */
+    for (size_t i = 0; i < db->n_ports; i++) {
+        const struct vswitch_port_spec *want = &db->ports[i];
+        bool present = false;
+        for (size_t j = 0; !created && j < br->n_ports; j++) {
+            present = present || !strcmp(br->ports[j]->name, want->name);
+        }
+        if (present || bridge_with_port(db, br, want->name)) {
+            continue;
+        }
+        NEED_TXN();
+        struct ovsrec_interface *iface = ovsrec_interface_insert(*txnp);
+        ovsrec_interface_set_name(iface, want->name);
+        struct smap ids = SMAP_INITIALIZER(&ids);
+        struct smap empty = SMAP_INITIALIZER(&empty);
+        wanted_iface_ids(want, &empty, &ids);
+        ovsrec_interface_set_external_ids(iface, &ids);
+        smap_destroy(&ids);
+
+        struct ovsrec_port *port = ovsrec_port_insert(*txnp);
+        ovsrec_port_set_name(port, want->name);
+        ovsrec_port_set_interfaces(port, &iface, 1);
+        ovsrec_port_update_external_ids_setkey(port, "weft-owned", "true");
+        ovsrec_bridge_update_ports_addvalue(br, port);
+        n_add++;
+    }
+#undef NEED_TXN
+
+    if (n_add || n_update || n_remove) {
+        ds_put_format(what, "%sports (+%zu ~%zu -%zu)",
+                      what->length ? ", " : "", n_add, n_update, n_remove);
+    }
+}
+
 /* Compares the bridge with the spec and writes what differs into a new
  * transaction.  Returns the transaction, or NULL if nothing differs. */
 static struct ovsdb_idl_txn *
@@ -285,14 +442,21 @@ configure_bridge(struct vswitch_db *db)
         ovsrec_bridge_update_external_ids_setkey(br, "weft-host",
                                                  db->spec.host_name);
     }
+    bool bridge_ok = !txn;
+    if (db->ports_known) {
+        configure_ports(db, br, created, &txn, &what);
+    }
 #undef NEED
 
     if (txn) {
         ovsdb_idl_txn_add_comment(txn, "weftd: configure %s on %s (%s)",
                                   db->spec.bridge, db->spec.host_name,
                                   ds_cstr(&what));
-        set_state(db, VSWITCH_DB_SYNCING, "configuring %s: %s",
-                  db->spec.bridge, ds_cstr(&what));
+        /* Placing VM ports on a configured bridge is normal operation, not
+         * a return to syncing. */
+        set_state(db, (bridge_ok && db->state == VSWITCH_DB_SYNCED
+                       ? VSWITCH_DB_SYNCED : VSWITCH_DB_SYNCING),
+                  "configuring %s: %s", db->spec.bridge, ds_cstr(&what));
         WEFT_INFO("%s: writing %s settings: %s", db->spec.host_name,
                   db->spec.bridge, ds_cstr(&what));
     }
@@ -368,6 +532,72 @@ vswitch_db_run(struct vswitch_db *db)
     } else {
         set_state(db, VSWITCH_DB_SYNCED, "%s configured", db->spec.bridge);
     }
+}
+
+void
+vswitch_db_set_ports(struct vswitch_db *db,
+                     const struct vswitch_port_spec *ports, size_t n)
+{
+    free_ports(db);
+    db->ports = xcalloc(n ? n : 1, sizeof *db->ports);
+    db->n_ports = n;
+    for (size_t i = 0; i < n; i++) {
+        const struct vswitch_port_spec *src = &ports[i];
+        struct vswitch_port_spec *dst = &db->ports[i];
+        dst->name = xstrdup(src->name);
+        dst->iface_id = xstrdup(src->iface_id);
+        dst->mac = xstrdup(src->mac);
+        dst->vm_uuid = xstrdup(src->vm_uuid);
+        dst->vm_name = xstrdup(src->vm_name);
+        dst->segment = xstrdup(src->segment);
+        dst->groups = nullable_xstrdup(src->groups);
+    }
+    db->ports_known = true;
+    /* Reconciled at the next run, or right after the transaction in
+     * flight. */
+    poll_immediate_wake();
+}
+
+enum vswitch_port_state
+vswitch_db_port_state(const struct vswitch_db *db, const char *name,
+                      int *ofport, const char **error)
+{
+    *ofport = 0;
+    *error = NULL;
+
+    const struct ovsrec_bridge *br = find_bridge(db);
+    for (size_t i = 0; br && i < br->n_ports; i++) {
+        const struct ovsrec_port *port = br->ports[i];
+        if (strcmp(port->name, name) || port->n_interfaces != 1) {
+            continue;
+        }
+        const struct ovsrec_interface *iface = port->interfaces[0];
+        if (iface->error) {
+            *error = iface->error;
+            return VSWITCH_PORT_ERROR;
+        }
+        if (iface->n_ofport && iface->ofport[0] > 0) {
+            *ofport = iface->ofport[0];
+            return VSWITCH_PORT_PRESENT;
+        }
+        if (iface->n_ofport && iface->ofport[0] < 0) {
+            *error = "ovs-vswitchd could not add the port";
+            return VSWITCH_PORT_ERROR;
+        }
+        return VSWITCH_PORT_ABSENT;     /* Not yet seen by ovs-vswitchd. */
+    }
+    const struct ovsrec_bridge *other = bridge_with_port(db, br, name);
+    if (other) {
+        *error = "the tap is on another bridge";
+        return VSWITCH_PORT_ERROR;
+    }
+    return VSWITCH_PORT_ABSENT;
+}
+
+unsigned int
+vswitch_db_get_seqno(const struct vswitch_db *db)
+{
+    return ovsdb_idl_get_seqno(db->idl);
 }
 
 void

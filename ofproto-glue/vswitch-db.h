@@ -15,6 +15,7 @@
 #define WEFT_VSWITCH_DB_H 1
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* How Weft wants the integration bridge. */
@@ -50,6 +51,41 @@ void vswitch_db_wait(struct vswitch_db *);
  * configured) valid until the next run. */
 enum vswitch_db_state vswitch_db_get_state(const struct vswitch_db *,
                                            const char **detail);
+
+/* A VM port Weft wants on the integration bridge. */
+struct vswitch_port_spec {
+    const char *name;           /* The tap, e.g. "vnet3". */
+    const char *iface_id;       /* external_ids:iface-id. */
+    const char *mac;            /* external_ids:attached-mac. */
+    const char *vm_uuid;        /* external_ids:vm-uuid. */
+    const char *vm_name;        /* external_ids:weft-vm. */
+    const char *segment;        /* external_ids:weft-segment. */
+    const char *groups;         /* external_ids:weft-groups, or NULL. */
+};
+
+/* Sets the complete list of Weft's VM ports on this host (copied).  Ports
+ * are reconciled from then on: missing ones added (a port of that name
+ * already on the bridge, e.g. plugged by libvirt, is adopted, not
+ * duplicated), Weft-owned ports not in the list removed, everything else
+ * on the bridge left alone.  Until the first call nothing is added or
+ * removed: weftd removes nothing before it knows what should be there. */
+void vswitch_db_set_ports(struct vswitch_db *,
+                          const struct vswitch_port_spec *, size_t n);
+
+enum vswitch_port_state {
+    VSWITCH_PORT_ABSENT,        /* Not (yet) on the bridge. */
+    VSWITCH_PORT_PRESENT,       /* On the bridge with an OpenFlow port. */
+    VSWITCH_PORT_ERROR,         /* Refused; see 'error'. */
+};
+
+/* What the database says about port 'name'.  '*ofport' gets its OpenFlow
+ * port number (0 if none), '*error' a reason for ERROR. */
+enum vswitch_port_state vswitch_db_port_state(const struct vswitch_db *,
+                                              const char *name, int *ofport,
+                                              const char **error);
+
+/* Changes whenever the database contents seen by this session change. */
+unsigned int vswitch_db_get_seqno(const struct vswitch_db *);
 
 /* Counts for status output; 0 before the first sync. */
 struct vswitch_db_stats {
