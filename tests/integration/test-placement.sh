@@ -103,4 +103,14 @@ grep -q "h1: libvirt: .*placed ports are kept" "$T/weftd.log" \
 appctl status | grep -q ", 2 ready," || fail "h1 no longer ready for OVS"
 pass "libvirtd gone: ports kept, host reports it, weftd carries on"
 
+lab restart h1 libvirtd
+wait_until 20 "libvirt reconnected" sh -c "ovs-appctl -t $CTL host/list h1 \
+    | grep -q 'libvirt: .*(connected)'"
+[ "$(grep -c 'h1: libvirt connected' "$T/weftd.log")" -ge 2 ] \
+    || fail "no reconnect logged"
+has_port h1 t-vm4 || fail "t-vm4 lost after libvirtd restart"
+lab vm-stop vm4
+wait_until 10 "events flow after libvirtd restart" no_port h1 t-vm4
+pass "libvirtd restarted: weftd reconnects, resyncs, events flow again"
+
 finish
