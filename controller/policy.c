@@ -1,0 +1,2070 @@
+/* The policy model, its document parser, validator, canonical formatter
+ * and diff (see policy.h).
+ *
+ * Each object kind is described by a 'struct kind_class': where its array
+ * lives in struct policy, its keys, and its parse, check, format, clone and
+ * destroy functions.  One line parser (parse_object()) serves both
+ * policy_parse() and policy_add_line(); one set of checks (check_object()
+ * and check_refs()) serves both parsing and policy_validate(). */
+#include "policy.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Every object struct starts with its name. */
+_Static_assert(offsetof(struct policy_segment, name) == 0, "name first");
+_Static_assert(offsetof(struct policy_group, name) == 0, "name first");
+_Static_assert(offsetof(struct policy_rule, name) == 0, "name first");
+_Static_assert(offsetof(struct policy_mirror, name) == 0, "name first");
+
+struct buf;
+
+enum kind {
+    K_SEGMENT,
+    K_GROUP,
+    K_RULE,
+    K_MIRROR,
+    N_KINDS
+};
+
+/* What an error is about, and how checks compare objects. */
+struct obj_ctx {
+    const struct policy *p;
+    enum kind kind;
+    size_t idx;             /* Index in its array. */
+    const char *name;
+    int line;
+    bool vs_all;            /* Compare with all objects, not just earlier. */
+    struct policy_error *error;
+};
+
+struct key_spec {
+    const char *name;
+    bool flag;              /* A flag ("isolated"), else key=value. */
+    bool required;
+};
+
+#define MAX_KEYS 8
+
+struct kind_class {
+    const char *name;
+    size_t array_ofs;       /* Of the array pointer in struct policy. */
+    size_t count_ofs;       /* Of its number of elements. */
+    size_t size;            /* Of one object. */
+    size_t line_ofs;        /* Of 'line' in an object. */
+    enum kind ns;           /* Kinds with the same 'ns' share names. */
+    bool has_action;        /* Positional allow|deny after the name. */
+    const struct key_spec *keys;
+    size_t n_keys;
+
+    /* Fills 'obj' (zeroed, name and line set) from the values of 'keys'
+     * (NULL if absent, "" for a flag that is present). */
+    bool (*parse)(void *obj, const char *const vals[],
+                  const struct obj_ctx *);
+    /* Checks 'obj' on its own and against the earlier objects. */
+    bool (*check)(const void *obj, const struct obj_ctx *);
+    /* Checks that what 'obj' refers to exists. */
+    bool (*check_refs)(const void *obj, const struct obj_ctx *);
+    void (*format)(const void *obj, struct buf *);
+    void (*clone)(void *dst, const void *src);
+    void (*destroy)(void *obj);
+};
+
+static const struct kind_class kinds[N_KINDS];
+
+/* Memory. */
+
+static void *
+xmalloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+    if (!p) {
+        abort();
+    }
+    return p;
+}
+
+static void *
+xzalloc(size_t size)
+{
+    void *p = xmalloc(size);
+    memset(p, 0, size);
+    return p;
+}
+
+static void *
+xrealloc(void *p, size_t size)
+{
+    p = realloc(p, size ? size : 1);
+    if (!p) {
+        abort();
+    }
+    return p;
+}
+
+static char *
+xstrdup(const char *s)
+{
+    return s ? strcpy(xmalloc(strlen(s) + 1), s) : NULL;
+}
+
+static void *
+xmemdup(const void *p, size_t size)
+{
+    return size ? memcpy(xmalloc(size), p, size) : NULL;
+}
+
+static char **
+strv_clone(char **v, size_t n)
+{
+    char **copy = n ? xmalloc(n * sizeof *copy) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        copy[i] = xstrdup(v[i]);
+    }
+    return copy;
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i]);
+    }
+    free(v);
+}
+
+/* A growing string. */
+
+struct buf {
+    char *s;
+    size_t len, cap;
+};
+
+static void buf_printf(struct buf *, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+buf_printf(struct buf *b, const char *format, ...)
+{
+    va_list args;
+
+    for (;;) {
+        size_t avail = b->cap - b->len;
+        va_start(args, format);
+        int n = vsnprintf(b->s ? b->s + b->len : NULL, avail, format, args);
+        va_end(args);
+        if (n < 0) {
+            abort();
+        }
+        if ((size_t) n < avail) {
+            b->len += n;
+            return;
+        }
+        b->cap = 2 * b->cap + n + 64;
+        b->s = xrealloc(b->s, b->cap);
+    }
+}
+
+static void
+buf_put(struct buf *b, const char *s)
+{
+    buf_printf(b, "%s", s);
+}
+
+/* Returns the string, "" if nothing was written.  Caller frees. */
+static char *
+buf_steal(struct buf *b)
+{
+    char *s = b->s ? b->s : xstrdup("");
+    memset(b, 0, sizeof *b);
+    return s;
+}
+
+/* Errors. */
+
+static bool set_error(struct policy_error *, int line, const char *field,
+                      const char *format, ...)
+    __attribute__((format(printf, 4, 5)));
+static bool fail(const struct obj_ctx *, const char *field,
+                 const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bool
+vset_error(struct policy_error *e, int line, const char *field,
+           const char *prefix, const char *format, va_list args)
+{
+    size_t len = strlen(prefix);
+
+    e->line = line;
+    snprintf(e->field, sizeof e->field, "%s", field ? field : "");
+    len = len < sizeof e->msg ? len : sizeof e->msg - 1;
+    memcpy(e->msg, prefix, len);
+    vsnprintf(e->msg + len, sizeof e->msg - len, format, args);
+    return false;
+}
+
+/* Fills 'e'.  Returns false, for "return set_error(...)". */
+static bool
+set_error(struct policy_error *e, int line, const char *field,
+          const char *format, ...)
+{
+    va_list args;
+
+    va_start(args, format);
+    vset_error(e, line, field, "", format, args);
+    va_end(args);
+    return false;
+}
+
+/* Fills ctx's error with a message about its object ("segment web: ..."). */
+static bool
+fail(const struct obj_ctx *ctx, const char *field, const char *format, ...)
+{
+    char prefix[POLICY_NAME_MAX + 32];
+    va_list args;
+
+    snprintf(prefix, sizeof prefix, "%s %.*s: ", kinds[ctx->kind].name,
+             POLICY_NAME_MAX, ctx->name);
+    va_start(args, format);
+    vset_error(ctx->error, ctx->line, field, prefix, format, args);
+    va_end(args);
+    return false;
+}
+
+/* " (line N)", or "" if 'line' is 0. */
+static const char *
+at_line(int line, char buf[32])
+{
+    if (line) {
+        snprintf(buf, 32, " (line %d)", line);
+    } else {
+        buf[0] = '\0';
+    }
+    return buf;
+}
+
+/* Generic access to the objects of a kind. */
+
+static size_t *
+obj_count(const struct policy *p, enum kind k)
+{
+    return (size_t *) ((char *) p + kinds[k].count_ofs);
+}
+
+static char **
+obj_array(const struct policy *p, enum kind k)
+{
+    return (char **) ((char *) p + kinds[k].array_ofs);
+}
+
+static void *
+obj_at(const struct policy *p, enum kind k, size_t i)
+{
+    return *obj_array(p, k) + i * kinds[k].size;
+}
+
+static const char *
+obj_name(const struct policy *p, enum kind k, size_t i)
+{
+    return *(char **) obj_at(p, k, i);
+}
+
+static int
+obj_line(const struct policy *p, enum kind k, size_t i)
+{
+    return *(int *) ((char *) obj_at(p, k, i) + kinds[k].line_ofs);
+}
+
+static size_t
+obj_find(const struct policy *p, enum kind k, const char *name)
+{
+    for (size_t i = 0; i < *obj_count(p, k); i++) {
+        if (!strcmp(obj_name(p, k, i), name)) {
+            return i;
+        }
+    }
+    return SIZE_MAX;
+}
+
+static bool
+kind_from_string(const char *s, enum kind *k)
+{
+    for (int i = 0; i < N_KINDS; i++) {
+        if (!strcmp(s, kinds[i].name)) {
+            *k = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Where an object comes in the order objects are checked: by line, those
+ * without a line last, then by kind and array index. */
+struct position {
+    unsigned int line;
+    enum kind kind;
+    size_t idx;
+};
+
+static struct position
+position_of(const struct policy *p, enum kind k, size_t i)
+{
+    int line = obj_line(p, k, i);
+
+    return (struct position) { line ? line : UINT_MAX, k, i };
+}
+
+static int
+compare_positions(const void *a_, const void *b_)
+{
+    const struct position *a = a_, *b = b_;
+
+    return (a->line != b->line ? (a->line < b->line ? -1 : 1)
+            : a->kind != b->kind ? (a->kind < b->kind ? -1 : 1)
+            : a->idx < b->idx ? -1 : a->idx > b->idx);
+}
+
+/* Is object (k, i) one that ctx's object is compared with? */
+static bool
+is_earlier(const struct obj_ctx *ctx, enum kind k, size_t i)
+{
+    if (k == ctx->kind && i == ctx->idx) {
+        return false;
+    } else if (ctx->vs_all) {
+        return true;
+    }
+
+    struct position a = position_of(ctx->p, k, i);
+    struct position b = position_of(ctx->p, ctx->kind, ctx->idx);
+    return compare_positions(&a, &b) < 0;
+}
+
+/* All the objects of 'p' in the order they are checked.  Caller frees. */
+static struct position *
+sorted_positions(const struct policy *p, size_t *np)
+{
+    size_t n = 0;
+    for (int k = 0; k < N_KINDS; k++) {
+        n += *obj_count(p, k);
+    }
+
+    struct position *order = xmalloc(n * sizeof *order);
+    n = 0;
+    for (int k = 0; k < N_KINDS; k++) {
+        for (size_t i = 0; i < *obj_count(p, k); i++) {
+            order[n++] = position_of(p, k, i);
+        }
+    }
+    qsort(order, n, sizeof *order, compare_positions);
+    *np = n;
+    return order;
+}
+
+/* Syntax of names and values. */
+
+/* strcmp() == 0 that accepts NULLs, for objects built in memory. */
+static bool
+streq(const char *a, const char *b)
+{
+    return a && b ? !strcmp(a, b) : a == b;
+}
+
+static bool
+is_name_char(int c)
+{
+    return isalnum(c) || c == '_' || c == '.' || c == '-';
+}
+
+static bool
+chars_ok(const char *s, bool (*ok)(int c))
+{
+    size_t len = strlen(s);
+    if (!len || len > POLICY_NAME_MAX) {
+        return false;
+    }
+    for (; *s; s++) {
+        if (!ok((unsigned char) *s)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool
+valid_name(const char *s)
+{
+    return isalpha((unsigned char) s[0]) && chars_ok(s, is_name_char);
+}
+
+static bool
+is_label_char(int c)
+{
+    return is_name_char(c) || c == ':' || c == '=';
+}
+
+static bool
+valid_label(const char *s)
+{
+    return chars_ok(s, is_label_char);
+}
+
+static bool
+is_mac(const char *s)
+{
+    for (int i = 0; i < 6; i++) {
+        if (!isxdigit((unsigned char) s[0])
+            || !isxdigit((unsigned char) s[1])
+            || s[2] != (i < 5 ? ':' : '\0')) {
+            return false;
+        }
+        s += 3;
+    }
+    return true;
+}
+
+/* A vNIC: its tap name, or its MAC address. */
+static bool
+valid_vnic(const char *s)
+{
+    return is_mac(s) || (isalnum((unsigned char) s[0])
+                         && chars_ok(s, is_name_char));
+}
+
+/* A host or a port name. */
+static bool
+valid_host_or_port(const char *s)
+{
+    return chars_ok(s, is_name_char);
+}
+
+/* Writes vNIC 's', MAC addresses in lowercase. */
+static void
+buf_put_vnic(struct buf *b, const char *s)
+{
+    if (is_mac(s)) {
+        for (; *s; s++) {
+            buf_printf(b, "%c", tolower((unsigned char) *s));
+        }
+    } else {
+        buf_put(b, s);
+    }
+}
+
+/* Parses a decimal number without sign; false if 's' is not one. */
+static bool
+parse_number(const char *s, long long int *value)
+{
+    long long int v = 0;
+
+    if (!*s) {
+        return false;
+    }
+    for (; *s; s++) {
+        if (!isdigit((unsigned char) *s)) {
+            return false;
+        }
+        v = v < LLONG_MAX / 10 ? v * 10 + (*s - '0') : LLONG_MAX;
+    }
+    *value = v;
+    return true;
+}
+
+static bool
+check_range(const struct obj_ctx *ctx, const char *field, long long int v,
+            long long int min, long long int max)
+{
+    if (v < min || v > max) {
+        return fail(ctx, field, "%lld is out of range %lld..%lld",
+                    v, min, max);
+    }
+    return true;
+}
+
+/* Parses 'text' in min..max. */
+static bool
+parse_int(const struct obj_ctx *ctx, const char *field, const char *text,
+          long long int min, long long int max, long long int *value)
+{
+    if (!parse_number(text, value)) {
+        return fail(ctx, field, "\"%s\" is not a number", text);
+    } else if (*value < min || *value > max) {
+        return fail(ctx, field, "%s is out of range %lld..%lld",
+                    text, min, max);
+    }
+    return true;
+}
+
+/* Splits comma-separated 'value' into '*items' and '*n'. */
+static bool
+parse_list(const struct obj_ctx *ctx, const char *field, const char *value,
+           char ***items, size_t *n)
+{
+    *items = NULL;
+    *n = 0;
+    for (const char *s = value; ; ) {
+        size_t len = strcspn(s, ",");
+        if (!len) {
+            strv_free(*items, *n);
+            *items = NULL;
+            *n = 0;
+            return fail(ctx, field, "empty item in \"%s\"", value);
+        }
+        *items = xrealloc(*items, (*n + 1) * sizeof **items);
+        (*items)[(*n)++] = strndup(s, len);
+        if (!(*items)[*n - 1]) {
+            abort();
+        }
+        if (!s[len]) {
+            return true;
+        }
+        s += len + 1;
+    }
+}
+
+/* Are list items 'a' and 'b' the same?  MAC addresses ignore case. */
+static bool
+same_item(const char *a, const char *b)
+{
+    return is_mac(a) && is_mac(b) ? !strcasecmp(a, b) : !strcmp(a, b);
+}
+
+/* Checks each of 'items' with 'valid' and that none repeats. */
+static bool
+check_list(const struct obj_ctx *ctx, const char *field, char **items,
+           size_t n, bool (*valid)(const char *), const char *what)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!valid(items[i])) {
+            return fail(ctx, field, "\"%s\" is not a valid %s",
+                        items[i], what);
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (same_item(items[i], items[j])) {
+                return fail(ctx, field, "\"%s\" is listed twice", items[i]);
+            }
+        }
+    }
+    return true;
+}
+
+static void
+buf_put_list(struct buf *b, const char *key, char **items, size_t n,
+             bool vnics)
+{
+    for (size_t i = 0; i < n; i++) {
+        buf_printf(b, "%s", i ? "," : key);
+        if (vnics) {
+            buf_put_vnic(b, items[i]);
+        } else {
+            buf_put(b, items[i]);
+        }
+    }
+}
+
+/* Enum names. */
+
+static const char *const action_names[] = {
+#define POLICY_ACTION(ENUM, NAME) NAME,
+    POLICY_ACTIONS
+#undef POLICY_ACTION
+};
+
+static const char *const proto_names[] = {
+#define POLICY_PROTO(ENUM, NAME) NAME,
+    POLICY_PROTOS
+#undef POLICY_PROTO
+};
+
+static const char *const ref_names[] = {
+#define POLICY_REF(ENUM, NAME) NAME,
+    POLICY_REFS
+#undef POLICY_REF
+};
+
+static const char *const direction_names[] = {
+#define POLICY_DIRECTION(ENUM, NAME) NAME,
+    POLICY_DIRECTIONS
+#undef POLICY_DIRECTION
+};
+
+#define ARRAY_SIZE(A) (sizeof (A) / sizeof (A)[0])
+
+static const char *
+enum_to_string(const char *const names[], size_t n, int value)
+{
+    return value >= 0 && (size_t) value < n ? names[value] : "<invalid>";
+}
+
+/* Looks 's' up in 'names'; -1 if absent. */
+static int
+enum_from_string(const char *const names[], size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(s, names[i])) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+const char *
+policy_action_to_string(enum policy_action a)
+{
+    return enum_to_string(action_names, ARRAY_SIZE(action_names), a);
+}
+
+const char *
+policy_proto_to_string(enum policy_proto proto)
+{
+    return enum_to_string(proto_names, ARRAY_SIZE(proto_names), proto);
+}
+
+const char *
+policy_ref_to_string(enum policy_ref ref)
+{
+    return enum_to_string(ref_names, ARRAY_SIZE(ref_names), ref);
+}
+
+const char *
+policy_direction_to_string(enum policy_direction d)
+{
+    return enum_to_string(direction_names, ARRAY_SIZE(direction_names), d);
+}
+
+/* Checks on every object. */
+
+static bool
+check_name(const struct obj_ctx *ctx)
+{
+    if (!valid_name(ctx->name)) {
+        return fail(ctx, "name", "invalid name (1-%d characters: a letter, "
+                    "then letters, digits, '_', '.' or '-')",
+                    POLICY_NAME_MAX);
+    } else if (!strcmp(ctx->name, "any")) {
+        return fail(ctx, "name", "\"any\" is a reserved word");
+    }
+    return true;
+}
+
+/* Checks ctx's object: its name, that no earlier object in its namespace
+ * has the same, then what its kind checks. */
+static bool
+check_object(const struct obj_ctx *ctx)
+{
+    if (!check_name(ctx)) {
+        return false;
+    }
+    for (int k = 0; k < N_KINDS; k++) {
+        if (kinds[k].ns != kinds[ctx->kind].ns) {
+            continue;
+        }
+        for (size_t i = 0; i < *obj_count(ctx->p, k); i++) {
+            if (is_earlier(ctx, k, i)
+                && !strcmp(obj_name(ctx->p, k, i), ctx->name)) {
+                char buf[32];
+                return fail(ctx, "name", "name already used by %s %s%s",
+                            kinds[k].name, ctx->name,
+                            at_line(obj_line(ctx->p, k, i), buf));
+            }
+        }
+    }
+    return kinds[ctx->kind].check(obj_at(ctx->p, ctx->kind, ctx->idx), ctx);
+}
+
+static struct obj_ctx
+make_ctx(const struct policy *p, enum kind k, size_t i,
+         struct policy_error *error)
+{
+    return (struct obj_ctx) {
+        .p = p,
+        .kind = k,
+        .idx = i,
+        .name = obj_name(p, k, i),
+        .line = obj_line(p, k, i),
+        .error = error,
+    };
+}
+
+/* Is 'name' a group or a segment? */
+static bool
+is_group_or_segment(const struct policy *p, const char *name)
+{
+    return policy_find_group(p, name) || policy_find_segment(p, name);
+}
+
+/* Segments. */
+
+enum { SEG_VLAN, SEG_VNI, SEG_ISOLATED };
+static const struct key_spec segment_keys[] = {
+    [SEG_VLAN] = { "vlan", false, true },
+    [SEG_VNI] = { "vni", false, false },
+    [SEG_ISOLATED] = { "isolated", true, false },
+};
+
+static bool
+segment_parse(void *obj, const char *const vals[], const struct obj_ctx *ctx)
+{
+    struct policy_segment *seg = obj;
+    long long int v;
+
+    if (!parse_int(ctx, "vlan", vals[SEG_VLAN], POLICY_VLAN_MIN,
+                   POLICY_VLAN_MAX, &v)) {
+        return false;
+    }
+    seg->vlan = v;
+    if (vals[SEG_VNI]) {
+        if (!parse_int(ctx, "vni", vals[SEG_VNI], POLICY_VNI_MIN,
+                       POLICY_VNI_MAX, &v)) {
+            return false;
+        }
+        seg->vni = v;
+    }
+    seg->isolated = vals[SEG_ISOLATED] != NULL;
+    return true;
+}
+
+static bool
+segment_check(const void *obj, const struct obj_ctx *ctx)
+{
+    const struct policy_segment *seg = obj;
+
+    if (!check_range(ctx, "vlan", seg->vlan, POLICY_VLAN_MIN,
+                     POLICY_VLAN_MAX)
+        || (seg->vni && !check_range(ctx, "vni", seg->vni, POLICY_VNI_MIN,
+                                     POLICY_VNI_MAX))) {
+        return false;
+    }
+    for (size_t i = 0; i < ctx->p->n_segments; i++) {
+        const struct policy_segment *other = &ctx->p->segments[i];
+        char buf[32];
+
+        if (!is_earlier(ctx, K_SEGMENT, i)) {
+            continue;
+        } else if (other->vlan == seg->vlan) {
+            return fail(ctx, "vlan", "VLAN %d is already used by segment "
+                        "%s%s", seg->vlan, other->name,
+                        at_line(other->line, buf));
+        } else if (seg->vni && other->vni == seg->vni) {
+            return fail(ctx, "vni", "VNI %"PRIu32" is already used by "
+                        "segment %s%s", seg->vni, other->name,
+                        at_line(other->line, buf));
+        }
+    }
+    return true;
+}
+
+static bool
+segment_check_refs(const void *obj, const struct obj_ctx *ctx)
+{
+    return true;
+}
+
+static void
+segment_format(const void *obj, struct buf *b)
+{
+    const struct policy_segment *seg = obj;
+
+    buf_printf(b, "segment %s vlan=%d", seg->name, seg->vlan);
+    if (seg->vni) {
+        buf_printf(b, " vni=%"PRIu32, seg->vni);
+    }
+    if (seg->isolated) {
+        buf_put(b, " isolated");
+    }
+}
+
+static void
+segment_clone(void *dst_, const void *src_)
+{
+    struct policy_segment *dst = dst_;
+    const struct policy_segment *src = src_;
+
+    *dst = *src;
+    dst->name = xstrdup(src->name);
+}
+
+static void
+segment_destroy(void *obj)
+{
+    struct policy_segment *seg = obj;
+
+    free(seg->name);
+}
+
+/* Groups. */
+
+enum { GRP_SEGMENTS, GRP_LABELS, GRP_VNICS, GRP_CIDRS, GRP_GROUPS };
+static const struct key_spec group_keys[] = {
+    [GRP_SEGMENTS] = { "segments", false, false },
+    [GRP_LABELS] = { "labels", false, false },
+    [GRP_VNICS] = { "vnics", false, false },
+    [GRP_CIDRS] = { "cidrs", false, false },
+    [GRP_GROUPS] = { "groups", false, false },
+};
+
+/* Parses "ADDRESS[/PLEN]"; a bare address is a host prefix. */
+static bool
+parse_cidr(const char *s, struct policy_cidr *cidr)
+{
+    char addr[INET6_ADDRSTRLEN];
+    const char *slash = strchr(s, '/');
+    size_t len = slash ? (size_t) (slash - s) : strlen(s);
+
+    if (len >= sizeof addr) {
+        return false;
+    }
+    memcpy(addr, s, len);
+    addr[len] = '\0';
+
+    memset(cidr, 0, sizeof *cidr);
+    cidr->ipv6 = strchr(addr, ':') != NULL;
+    if (inet_pton(cidr->ipv6 ? AF_INET6 : AF_INET, addr, cidr->addr) != 1) {
+        return false;
+    }
+
+    unsigned int max = cidr->ipv6 ? 128 : 32;
+    long long int plen = max;
+    if (slash && (!parse_number(slash + 1, &plen) || plen > max
+                  || strlen(slash + 1) > 3)) {
+        return false;
+    }
+    cidr->plen = plen;
+    return true;
+}
+
+static bool
+cidr_equal(const struct policy_cidr *a, const struct policy_cidr *b)
+{
+    return (a->ipv6 == b->ipv6 && a->plen == b->plen
+            && !memcmp(a->addr, b->addr, sizeof a->addr));
+}
+
+/* Clears the bits of 'cidr' beyond its prefix. */
+static void
+cidr_mask(struct policy_cidr *cidr)
+{
+    for (unsigned int i = 0; i < 16; i++) {
+        unsigned int bits = i * 8;
+        if (bits >= cidr->plen) {
+            cidr->addr[i] = 0;
+        } else if (bits + 8 > cidr->plen) {
+            cidr->addr[i] &= 0xff << (8 - (cidr->plen - bits));
+        }
+    }
+}
+
+void
+policy_cidr_format(const struct policy_cidr *cidr, char *buf, size_t size)
+{
+    char addr[INET6_ADDRSTRLEN];
+
+    inet_ntop(cidr->ipv6 ? AF_INET6 : AF_INET, cidr->addr, addr, sizeof addr);
+    snprintf(buf, size, "%s/%u", addr, cidr->plen);
+}
+
+static bool
+group_parse(void *obj, const char *const vals[], const struct obj_ctx *ctx)
+{
+    struct policy_group *g = obj;
+
+    if ((vals[GRP_SEGMENTS]
+         && !parse_list(ctx, "segments", vals[GRP_SEGMENTS], &g->segments,
+                        &g->n_segments))
+        || (vals[GRP_LABELS]
+            && !parse_list(ctx, "labels", vals[GRP_LABELS], &g->labels,
+                           &g->n_labels))
+        || (vals[GRP_VNICS]
+            && !parse_list(ctx, "vnics", vals[GRP_VNICS], &g->vnics,
+                           &g->n_vnics))
+        || (vals[GRP_GROUPS]
+            && !parse_list(ctx, "groups", vals[GRP_GROUPS], &g->groups,
+                           &g->n_groups))) {
+        return false;
+    }
+    for (size_t i = 0; i < g->n_vnics; i++) {
+        if (is_mac(g->vnics[i])) {
+            for (char *s = g->vnics[i]; *s; s++) {
+                *s = tolower((unsigned char) *s);
+            }
+        }
+    }
+
+    if (vals[GRP_CIDRS]) {
+        char **cidrs;
+        size_t n;
+
+        if (!parse_list(ctx, "cidrs", vals[GRP_CIDRS], &cidrs, &n)) {
+            return false;
+        }
+        g->cidrs = xmalloc(n * sizeof *g->cidrs);
+        for (size_t i = 0; i < n; i++) {
+            if (!parse_cidr(cidrs[i], &g->cidrs[i])) {
+                fail(ctx, "cidrs", "\"%s\" is not an IPv4 or IPv6 prefix "
+                     "(ADDRESS/LENGTH)", cidrs[i]);
+                strv_free(cidrs, n);
+                return false;
+            }
+            g->n_cidrs++;
+        }
+        strv_free(cidrs, n);
+    }
+    return true;
+}
+
+static bool
+group_check(const void *obj, const struct obj_ctx *ctx)
+{
+    const struct policy_group *g = obj;
+
+    if (!g->n_segments && !g->n_labels && !g->n_vnics && !g->n_cidrs
+        && !g->n_groups) {
+        return fail(ctx, "", "no members (give segments=, labels=, "
+                    "vnics=, cidrs= or groups=)");
+    }
+    if (!check_list(ctx, "segments", g->segments, g->n_segments,
+                    valid_name, "segment name")
+        || !check_list(ctx, "labels", g->labels, g->n_labels,
+                       valid_label, "label (1-63 characters: letters, "
+                       "digits, '_', '.', ':', '=' or '-')")
+        || !check_list(ctx, "vnics", g->vnics, g->n_vnics,
+                       valid_vnic, "vNIC name or MAC address")
+        || !check_list(ctx, "groups", g->groups, g->n_groups,
+                       valid_name, "group name")) {
+        return false;
+    }
+    for (size_t i = 0; i < g->n_cidrs; i++) {
+        struct policy_cidr masked = g->cidrs[i];
+        char s[POLICY_CIDR_BUFSIZE], t[POLICY_CIDR_BUFSIZE];
+
+        if (masked.plen > (masked.ipv6 ? 128 : 32)) {
+            return fail(ctx, "cidrs", "prefix length %u is too long",
+                        masked.plen);
+        }
+        cidr_mask(&masked);
+        policy_cidr_format(&g->cidrs[i], s, sizeof s);
+        if (!cidr_equal(&masked, &g->cidrs[i])) {
+            policy_cidr_format(&masked, t, sizeof t);
+            return fail(ctx, "cidrs", "%s has host bits set (did you mean "
+                        "%s?)", s, t);
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (cidr_equal(&g->cidrs[j], &g->cidrs[i])) {
+                return fail(ctx, "cidrs", "\"%s\" is listed twice", s);
+            }
+        }
+    }
+    return true;
+}
+
+static bool
+group_check_refs(const void *obj, const struct obj_ctx *ctx)
+{
+    const struct policy_group *g = obj;
+
+    for (size_t i = 0; i < g->n_segments; i++) {
+        if (policy_find_segment(ctx->p, g->segments[i])) {
+            continue;
+        } else if (policy_find_group(ctx->p, g->segments[i])) {
+            return fail(ctx, "segments", "%s is a group, not a segment "
+                        "(use groups=)", g->segments[i]);
+        }
+        return fail(ctx, "segments", "unknown segment \"%s\"",
+                    g->segments[i]);
+    }
+    for (size_t i = 0; i < g->n_groups; i++) {
+        if (!is_group_or_segment(ctx->p, g->groups[i])) {
+            return fail(ctx, "groups", "unknown group or segment \"%s\"",
+                        g->groups[i]);
+        }
+    }
+    return true;
+}
+
+static void
+group_format(const void *obj, struct buf *b)
+{
+    const struct policy_group *g = obj;
+
+    buf_printf(b, "group %s", g->name);
+    buf_put_list(b, " segments=", g->segments, g->n_segments, false);
+    buf_put_list(b, " labels=", g->labels, g->n_labels, false);
+    buf_put_list(b, " vnics=", g->vnics, g->n_vnics, true);
+    for (size_t i = 0; i < g->n_cidrs; i++) {
+        char s[POLICY_CIDR_BUFSIZE];
+
+        policy_cidr_format(&g->cidrs[i], s, sizeof s);
+        buf_printf(b, "%s%s", i ? "," : " cidrs=", s);
+    }
+    buf_put_list(b, " groups=", g->groups, g->n_groups, false);
+}
+
+static void
+group_clone(void *dst_, const void *src_)
+{
+    struct policy_group *dst = dst_;
+    const struct policy_group *src = src_;
+
+    *dst = *src;
+    dst->name = xstrdup(src->name);
+    dst->segments = strv_clone(src->segments, src->n_segments);
+    dst->labels = strv_clone(src->labels, src->n_labels);
+    dst->vnics = strv_clone(src->vnics, src->n_vnics);
+    dst->cidrs = xmemdup(src->cidrs, src->n_cidrs * sizeof *src->cidrs);
+    dst->groups = strv_clone(src->groups, src->n_groups);
+}
+
+static void
+group_destroy(void *obj)
+{
+    struct policy_group *g = obj;
+
+    free(g->name);
+    strv_free(g->segments, g->n_segments);
+    strv_free(g->labels, g->n_labels);
+    strv_free(g->vnics, g->n_vnics);
+    free(g->cidrs);
+    strv_free(g->groups, g->n_groups);
+}
+
+/* Depth-first search for a loop through the groups= of group 'g'.
+ * 'state' is 0 (unvisited), 1 (on 'stack') or 2 (done). */
+static bool
+find_group_loop(const struct policy *p, size_t g, unsigned char *state,
+                size_t *stack, size_t depth, struct policy_error *error)
+{
+    const struct policy_group *group = &p->groups[g];
+
+    state[g] = 1;
+    stack[depth] = g;
+    for (size_t i = 0; i < group->n_groups; i++) {
+        size_t m = obj_find(p, K_GROUP, group->groups[i]);
+
+        if (m == SIZE_MAX || state[m] == 2) {
+            continue;
+        } else if (state[m] == 1) {
+            size_t start = depth;
+            while (stack[start] != m) {
+                start--;
+            }
+
+            struct buf path = { NULL, 0, 0 };
+            for (size_t j = start; j <= depth; j++) {
+                buf_printf(&path, "%s -> ", p->groups[stack[j]].name);
+            }
+            buf_put(&path, p->groups[m].name);
+            set_error(error, p->groups[m].line, "groups", "group loop %s",
+                      path.s);
+            free(path.s);
+            return false;
+        } else if (!find_group_loop(p, m, state, stack, depth + 1, error)) {
+            return false;
+        }
+    }
+    state[g] = 2;
+    return true;
+}
+
+/* Rules. */
+
+enum { RULE_FROM, RULE_TO, RULE_PROTO, RULE_PORTS, RULE_PRIORITY,
+       RULE_STATELESS };
+static const struct key_spec rule_keys[] = {
+    [RULE_FROM] = { "from", false, true },
+    [RULE_TO] = { "to", false, true },
+    [RULE_PROTO] = { "proto", false, false },
+    [RULE_PORTS] = { "ports", false, false },
+    [RULE_PRIORITY] = { "priority", false, false },
+    [RULE_STATELESS] = { "stateless", true, false },
+};
+
+static bool
+rule_parse(void *obj, const char *const vals[], const struct obj_ctx *ctx)
+{
+    struct policy_rule *r = obj;
+    long long int v;
+
+    r->from = xstrdup(vals[RULE_FROM]);
+    r->to = xstrdup(vals[RULE_TO]);
+    if (vals[RULE_PROTO]) {
+        int proto = enum_from_string(proto_names, ARRAY_SIZE(proto_names),
+                                     vals[RULE_PROTO]);
+        if (proto < 0) {
+            return fail(ctx, "proto", "unknown protocol \"%s\" (expected "
+                        "tcp, udp, icmp, icmp6 or ip)", vals[RULE_PROTO]);
+        }
+        r->proto = proto;
+    }
+    if (vals[RULE_PORTS]) {
+        char **items;
+        size_t n;
+
+        if (!parse_list(ctx, "ports", vals[RULE_PORTS], &items, &n)) {
+            return false;
+        }
+        r->ports = xmalloc(n * sizeof *r->ports);
+        for (size_t i = 0; i < n; i++) {
+            char *dash = strchr(items[i], '-');
+            long long int min, max;
+
+            if (dash) {
+                *dash = '\0';
+            }
+            if (!parse_int(ctx, "ports", items[i], 1, 65535, &min)
+                || (dash && !parse_int(ctx, "ports", dash + 1, 1, 65535,
+                                       &max))) {
+                strv_free(items, n);
+                return false;
+            }
+            r->ports[i].min = min;
+            r->ports[i].max = dash ? max : min;
+            r->n_ports++;
+        }
+        strv_free(items, n);
+    }
+    r->priority = POLICY_PRIORITY_DEFAULT;
+    if (vals[RULE_PRIORITY]) {
+        if (!parse_int(ctx, "priority", vals[RULE_PRIORITY],
+                       POLICY_PRIORITY_MIN, POLICY_PRIORITY_MAX, &v)) {
+            return false;
+        }
+        r->priority = v;
+    }
+    r->stateful = !vals[RULE_STATELESS];
+    return true;
+}
+
+static bool
+ports_overlap(const struct policy_rule *a, const struct policy_rule *b)
+{
+    if (!a->n_ports || !b->n_ports) {
+        return true;
+    }
+    for (size_t i = 0; i < a->n_ports; i++) {
+        for (size_t j = 0; j < b->n_ports; j++) {
+            if (a->ports[i].min <= b->ports[j].max
+                && b->ports[j].min <= a->ports[i].max) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static bool
+valid_endpoint(const char *s)
+{
+    return !strcmp(s, "any") || valid_name(s);
+}
+
+static bool
+rule_check(const void *obj, const struct obj_ctx *ctx)
+{
+    const struct policy_rule *r = obj;
+
+    if (r->action != POLICY_ALLOW && r->action != POLICY_DENY) {
+        return fail(ctx, "action", "invalid action %d", (int) r->action);
+    } else if (!r->from || !valid_endpoint(r->from)) {
+        return fail(ctx, "from", "\"%s\" is not a group or segment name or "
+                    "\"any\"", r->from ? r->from : "");
+    } else if (!r->to || !valid_endpoint(r->to)) {
+        return fail(ctx, "to", "\"%s\" is not a group or segment name or "
+                    "\"any\"", r->to ? r->to : "");
+    } else if ((unsigned int) r->proto >= ARRAY_SIZE(proto_names)) {
+        return fail(ctx, "proto", "invalid protocol %d", (int) r->proto);
+    } else if (r->n_ports && r->proto != POLICY_PROTO_TCP
+               && r->proto != POLICY_PROTO_UDP) {
+        return fail(ctx, "ports", "ports need proto=tcp or proto=udp");
+    } else if (!check_range(ctx, "priority", r->priority,
+                            POLICY_PRIORITY_MIN, POLICY_PRIORITY_MAX)) {
+        return false;
+    }
+    for (size_t i = 0; i < r->n_ports; i++) {
+        if (!r->ports[i].min || r->ports[i].min > r->ports[i].max) {
+            return fail(ctx, "ports", "bad port range %u-%u (expected N or "
+                        "N-M with 1 <= N <= M <= 65535)",
+                        r->ports[i].min, r->ports[i].max);
+        }
+    }
+
+    for (size_t i = 0; i < ctx->p->n_rules; i++) {
+        const struct policy_rule *o = &ctx->p->rules[i];
+        char buf[32];
+
+        if (is_earlier(ctx, K_RULE, i)
+            && o->priority == r->priority && o->action != r->action
+            && streq(o->from, r->from) && streq(o->to, r->to)
+            && o->proto == r->proto && ports_overlap(o, r)) {
+            return fail(ctx, "", "conflicts with rule %s%s: same priority "
+                        "%d, from, to and proto, overlapping ports, but %s "
+                        "vs %s", o->name, at_line(o->line, buf),
+                        r->priority, policy_action_to_string(r->action),
+                        policy_action_to_string(o->action));
+        }
+    }
+    return true;
+}
+
+static bool
+rule_check_refs(const void *obj, const struct obj_ctx *ctx)
+{
+    const struct policy_rule *r = obj;
+
+    if (strcmp(r->from, "any") && !is_group_or_segment(ctx->p, r->from)) {
+        return fail(ctx, "from", "unknown group or segment \"%s\"",
+                    r->from);
+    } else if (strcmp(r->to, "any") && !is_group_or_segment(ctx->p, r->to)) {
+        return fail(ctx, "to", "unknown group or segment \"%s\"", r->to);
+    }
+    return true;
+}
+
+static void
+rule_format(const void *obj, struct buf *b)
+{
+    const struct policy_rule *r = obj;
+
+    buf_printf(b, "rule %s %s from=%s to=%s", r->name,
+               policy_action_to_string(r->action), r->from, r->to);
+    if (r->proto != POLICY_PROTO_IP) {
+        buf_printf(b, " proto=%s", policy_proto_to_string(r->proto));
+    }
+    for (size_t i = 0; i < r->n_ports; i++) {
+        buf_printf(b, "%s%u", i ? "," : " ports=", r->ports[i].min);
+        if (r->ports[i].max != r->ports[i].min) {
+            buf_printf(b, "-%u", r->ports[i].max);
+        }
+    }
+    if (r->priority != POLICY_PRIORITY_DEFAULT) {
+        buf_printf(b, " priority=%d", r->priority);
+    }
+    if (!r->stateful) {
+        buf_put(b, " stateless");
+    }
+}
+
+static void
+rule_clone(void *dst_, const void *src_)
+{
+    struct policy_rule *dst = dst_;
+    const struct policy_rule *src = src_;
+
+    *dst = *src;
+    dst->name = xstrdup(src->name);
+    dst->from = xstrdup(src->from);
+    dst->to = xstrdup(src->to);
+    dst->ports = xmemdup(src->ports, src->n_ports * sizeof *src->ports);
+}
+
+static void
+rule_destroy(void *obj)
+{
+    struct policy_rule *r = obj;
+
+    free(r->name);
+    free(r->from);
+    free(r->to);
+    free(r->ports);
+}
+
+/* Mirrors. */
+
+enum { MIR_SOURCES, MIR_TO, MIR_DIRECTION };
+static const struct key_spec mirror_keys[] = {
+    [MIR_SOURCES] = { "sources", false, true },
+    [MIR_TO] = { "to", false, true },
+    [MIR_DIRECTION] = { "direction", false, false },
+};
+
+static bool
+mirror_parse(void *obj, const char *const vals[], const struct obj_ctx *ctx)
+{
+    struct policy_mirror *m = obj;
+    char **items;
+    size_t n;
+
+    if (!parse_list(ctx, "sources", vals[MIR_SOURCES], &items, &n)) {
+        return false;
+    }
+    m->sources = xzalloc(n * sizeof *m->sources);
+    for (size_t i = 0; i < n; i++) {
+        char *colon = strchr(items[i], ':');
+        int type = -1;
+
+        if (colon) {
+            *colon = '\0';
+            type = enum_from_string(ref_names, ARRAY_SIZE(ref_names),
+                                    items[i]);
+        }
+        if (type < 0 || type == POLICY_REF_HOST) {
+            if (colon) {
+                *colon = ':';
+            }
+            fail(ctx, "sources", "\"%s\" is not vnic:NAME, group:NAME or "
+                 "segment:NAME", items[i]);
+            strv_free(items, n);
+            return false;
+        }
+        m->sources[i].type = type;
+        m->sources[i].name = xstrdup(colon + 1);
+        if (type == POLICY_REF_VNIC && is_mac(colon + 1)) {
+            for (char *s = m->sources[i].name; *s; s++) {
+                *s = tolower((unsigned char) *s);
+            }
+        }
+        m->n_sources++;
+    }
+    strv_free(items, n);
+
+    const char *to = vals[MIR_TO];
+    if (!strncmp(to, "vnic:", 5)) {
+        m->to_type = POLICY_REF_VNIC;
+        m->to_name = xstrdup(to + 5);
+    } else if (!strncmp(to, "host:", 5) && strchr(to, '/')) {
+        const char *slash = strchr(to, '/');
+
+        m->to_type = POLICY_REF_HOST;
+        m->to_name = strndup(to + 5, slash - (to + 5));
+        m->to_port = xstrdup(slash + 1);
+        if (!m->to_name) {
+            abort();
+        }
+    } else {
+        return fail(ctx, "to", "\"%s\" is not vnic:NAME or host:HOST/PORT",
+                    to);
+    }
+
+    if (vals[MIR_DIRECTION]) {
+        int d = enum_from_string(direction_names,
+                                 ARRAY_SIZE(direction_names),
+                                 vals[MIR_DIRECTION]);
+        if (d < 0) {
+            return fail(ctx, "direction", "unknown direction \"%s\" "
+                        "(expected ingress, egress or both)",
+                        vals[MIR_DIRECTION]);
+        }
+        m->direction = d;
+    }
+    return true;
+}
+
+static bool
+mirror_check(const void *obj, const struct obj_ctx *ctx)
+{
+    const struct policy_mirror *m = obj;
+
+    if (!m->n_sources) {
+        return fail(ctx, "sources", "no sources");
+    }
+    for (size_t i = 0; i < m->n_sources; i++) {
+        const struct policy_mirror_source *s = &m->sources[i];
+        const char *type = policy_ref_to_string(s->type);
+
+        if (s->type == POLICY_REF_VNIC ? !valid_vnic(s->name)
+            : s->type == POLICY_REF_GROUP || s->type == POLICY_REF_SEGMENT
+            ? !valid_name(s->name) : true) {
+            return fail(ctx, "sources", "\"%s:%s\" is not a valid source",
+                        type, s->name);
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (m->sources[j].type == s->type
+                && same_item(m->sources[j].name, s->name)) {
+                return fail(ctx, "sources", "\"%s:%s\" is listed twice",
+                            type, s->name);
+            }
+        }
+    }
+    if (m->to_type == POLICY_REF_VNIC
+        ? !m->to_name || !valid_vnic(m->to_name) || m->to_port
+        : m->to_type == POLICY_REF_HOST
+        ? (!m->to_name || !valid_host_or_port(m->to_name)
+           || !m->to_port || !valid_host_or_port(m->to_port))
+        : true) {
+        return fail(ctx, "to", "destination is not a valid vnic:NAME or "
+                    "host:HOST/PORT");
+    }
+    if ((unsigned int) m->direction >= ARRAY_SIZE(direction_names)) {
+        return fail(ctx, "direction", "invalid direction %d",
+                    (int) m->direction);
+    }
+    return true;
+}
+
+static bool
+mirror_check_refs(const void *obj, const struct obj_ctx *ctx)
+{
+    const struct policy_mirror *m = obj;
+
+    for (size_t i = 0; i < m->n_sources; i++) {
+        const struct policy_mirror_source *s = &m->sources[i];
+
+        if ((s->type == POLICY_REF_GROUP
+             && !policy_find_group(ctx->p, s->name))
+            || (s->type == POLICY_REF_SEGMENT
+                && !policy_find_segment(ctx->p, s->name))) {
+            return fail(ctx, "sources", "unknown %s \"%s\"",
+                        policy_ref_to_string(s->type), s->name);
+        }
+    }
+    return true;
+}
+
+static void
+mirror_format(const void *obj, struct buf *b)
+{
+    const struct policy_mirror *m = obj;
+
+    buf_printf(b, "mirror %s", m->name);
+    for (size_t i = 0; i < m->n_sources; i++) {
+        buf_printf(b, "%s%s:", i ? "," : " sources=",
+                   policy_ref_to_string(m->sources[i].type));
+        buf_put_vnic(b, m->sources[i].name);
+    }
+    buf_printf(b, " to=%s:", policy_ref_to_string(m->to_type));
+    if (m->to_type == POLICY_REF_VNIC) {
+        buf_put_vnic(b, m->to_name);
+    } else {
+        buf_printf(b, "%s/%s", m->to_name, m->to_port);
+    }
+    if (m->direction != POLICY_DIRECTION_BOTH) {
+        buf_printf(b, " direction=%s",
+                   policy_direction_to_string(m->direction));
+    }
+}
+
+static void
+mirror_clone(void *dst_, const void *src_)
+{
+    struct policy_mirror *dst = dst_;
+    const struct policy_mirror *src = src_;
+
+    *dst = *src;
+    dst->name = xstrdup(src->name);
+    dst->sources = xmemdup(src->sources,
+                           src->n_sources * sizeof *src->sources);
+    for (size_t i = 0; i < src->n_sources; i++) {
+        dst->sources[i].name = xstrdup(src->sources[i].name);
+    }
+    dst->to_name = xstrdup(src->to_name);
+    dst->to_port = xstrdup(src->to_port);
+}
+
+static void
+mirror_destroy(void *obj)
+{
+    struct policy_mirror *m = obj;
+
+    free(m->name);
+    for (size_t i = 0; i < m->n_sources; i++) {
+        free(m->sources[i].name);
+    }
+    free(m->sources);
+    free(m->to_name);
+    free(m->to_port);
+}
+
+#define KIND(ENUM, NAME, TYPE, MEMBER, NS, ACTION, PREFIX)              \
+    [ENUM] = {                                                          \
+        .name = NAME,                                                   \
+        .array_ofs = offsetof(struct policy, MEMBER),                   \
+        .count_ofs = offsetof(struct policy, n_##MEMBER),               \
+        .size = sizeof(struct TYPE),                                    \
+        .line_ofs = offsetof(struct TYPE, line),                        \
+        .ns = NS,                                                       \
+        .has_action = ACTION,                                           \
+        .keys = PREFIX##_keys,                                          \
+        .n_keys = ARRAY_SIZE(PREFIX##_keys),                            \
+        .parse = PREFIX##_parse,                                        \
+        .check = PREFIX##_check,                                        \
+        .check_refs = PREFIX##_check_refs,                              \
+        .format = PREFIX##_format,                                      \
+        .clone = PREFIX##_clone,                                        \
+        .destroy = PREFIX##_destroy,                                    \
+    }
+
+static const struct kind_class kinds[N_KINDS] = {
+    KIND(K_SEGMENT, "segment", policy_segment, segments, K_SEGMENT, false,
+         segment),
+    KIND(K_GROUP, "group", policy_group, groups, K_SEGMENT, false, group),
+    KIND(K_RULE, "rule", policy_rule, rules, K_RULE, true, rule),
+    KIND(K_MIRROR, "mirror", policy_mirror, mirrors, K_MIRROR, false,
+         mirror),
+};
+
+/* Parsing. */
+
+/* Splits 'line' in place into words separated by spaces or tabs, up to a
+ * word starting with '#'.  Returns the number of words; caller frees
+ * '*wordsp'. */
+static size_t
+split_words(char *line, char ***wordsp)
+{
+    char **words = NULL;
+    size_t n = 0;
+
+    for (char *s = line; ; ) {
+        s += strspn(s, " \t\r\v\f");
+        if (!*s || *s == '#') {
+            break;
+        }
+        words = xrealloc(words, (n + 1) * sizeof *words);
+        words[n++] = s;
+        s += strcspn(s, " \t\r\v\f");
+        if (*s) {
+            *s++ = '\0';
+        }
+    }
+    *wordsp = words;
+    return n;
+}
+
+static const char *
+key_list(const struct kind_class *kc, char *buf, size_t size)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < kc->n_keys && len < size; i++) {
+        len += snprintf(buf + len, size - len, "%s%s", i ? ", " : "",
+                        kc->keys[i].name);
+    }
+    return buf;
+}
+
+/* Parses an object of kind 'k' from 'words' (its name first, then the
+ * rest of its line) and appends it to 'p', unchecked but for its syntax.
+ * On error fills '*error' and leaves 'p' unchanged. */
+static bool
+parse_object(struct policy *p, enum kind k, char **words, size_t n,
+             int line, struct policy_error *error)
+{
+    const struct kind_class *kc = &kinds[k];
+    struct obj_ctx ctx = {
+        .p = p, .kind = k, .line = line, .error = error,
+        .name = n ? words[0] : "",
+    };
+
+    if (!n) {
+        return set_error(error, line, "name", "%s: missing name", kc->name);
+    } else if (!check_name(&ctx)) {
+        return false;
+    }
+
+    void *obj = xzalloc(kc->size);
+    *(char **) obj = xstrdup(words[0]);
+    *(int *) ((char *) obj + kc->line_ofs) = line;
+
+    size_t w = 1;
+    if (kc->has_action) {
+        /* Only rules have one. */
+        int action = (w < n ? enum_from_string(action_names,
+                                               ARRAY_SIZE(action_names),
+                                               words[w])
+                      : -1);
+        if (w >= n) {
+            fail(&ctx, "action", "expected allow or deny after the name");
+            goto error;
+        } else if (action < 0) {
+            fail(&ctx, "action", "expected allow or deny after the name, "
+                 "not \"%s\"", words[w]);
+            goto error;
+        }
+        ((struct policy_rule *) obj)->action = action;
+        w++;
+    }
+
+    const char *vals[MAX_KEYS] = { NULL };
+    for (; w < n; w++) {
+        char *word = words[w];
+        char *eq = strchr(word, '=');
+        char known[128];
+        size_t i;
+
+        if (eq) {
+            *eq = '\0';
+        }
+        for (i = 0; i < kc->n_keys; i++) {
+            if (!strcmp(word, kc->keys[i].name)) {
+                break;
+            }
+        }
+        if (i >= kc->n_keys) {
+            fail(&ctx, word, "unknown %s \"%s\" (expected %s)",
+                 eq ? "key" : "flag", word, key_list(kc, known, sizeof known));
+            goto error;
+        } else if (vals[i]) {
+            fail(&ctx, word, "%s given twice", word);
+            goto error;
+        } else if (kc->keys[i].flag && eq) {
+            fail(&ctx, word, "%s is a flag and takes no value", word);
+            goto error;
+        } else if (!kc->keys[i].flag && (!eq || !eq[1])) {
+            fail(&ctx, word, "%s needs a value (%s=...)", word, word);
+            goto error;
+        }
+        vals[i] = eq ? eq + 1 : "";
+    }
+    for (size_t i = 0; i < kc->n_keys; i++) {
+        if (kc->keys[i].required && !vals[i]) {
+            fail(&ctx, kc->keys[i].name, "missing %s=", kc->keys[i].name);
+            goto error;
+        }
+    }
+    if (!kc->parse(obj, vals, &ctx)) {
+        goto error;
+    }
+
+    size_t *count = obj_count(p, k);
+    char **array = obj_array(p, k);
+    *array = xrealloc(*array, (*count + 1) * kc->size);
+    memcpy(*array + *count * kc->size, obj, kc->size);
+    ++*count;
+    free(obj);
+    return true;
+
+error:
+    kc->destroy(obj);
+    free(obj);
+    return false;
+}
+
+/* Checks what every object refers to, then that groups have no loops. */
+static bool
+validate_refs(const struct policy *p, struct policy_error *error)
+{
+    size_t n_objs;
+    struct position *order = sorted_positions(p, &n_objs);
+
+    for (size_t i = 0; i < n_objs; i++) {
+        enum kind k = order[i].kind;
+        struct obj_ctx ctx = make_ctx(p, k, order[i].idx, error);
+
+        if (!kinds[k].check_refs(obj_at(p, k, order[i].idx), &ctx)) {
+            free(order);
+            return false;
+        }
+    }
+    free(order);
+
+    size_t n = p->n_groups;
+    unsigned char *state = xzalloc(n);
+    size_t *stack = xmalloc(n * sizeof *stack);
+    bool ok = true;
+    for (size_t i = 0; ok && i < n; i++) {
+        if (!state[i]) {
+            ok = find_group_loop(p, i, state, stack, 0, error);
+        }
+    }
+    free(state);
+    free(stack);
+    return ok;
+}
+
+int
+policy_parse(const char *text, struct policy **policyp,
+             struct policy_error *error)
+{
+    struct policy *p = policy_create();
+    int line_number = 0;
+    bool ok = true;
+
+    memset(error, 0, sizeof *error);
+    for (const char *s = text; ok && *s; ) {
+        size_t len = strcspn(s, "\n");
+        char *line = strndup(s, len);
+        char **words;
+        size_t n;
+        enum kind k;
+
+        if (!line) {
+            abort();
+        }
+        line_number++;
+        n = split_words(line, &words);
+        if (!n) {
+            /* Blank or comment. */
+        } else if (!kind_from_string(words[0], &k)) {
+            ok = set_error(error, line_number, "kind", "unknown kind \"%s\" "
+                           "(expected segment, group, rule or mirror)",
+                           words[0]);
+        } else if (parse_object(p, k, words + 1, n - 1, line_number,
+                                error)) {
+            struct obj_ctx ctx = make_ctx(p, k, *obj_count(p, k) - 1,
+                                          error);
+            ok = check_object(&ctx);
+        } else {
+            ok = false;
+        }
+        free(words);
+        free(line);
+        s += len + (s[len] == '\n');
+    }
+    if (ok) {
+        ok = validate_refs(p, error);
+    }
+    if (!ok) {
+        policy_destroy(p);
+        *policyp = NULL;
+        return EINVAL;
+    }
+    *policyp = p;
+    return 0;
+}
+
+/* Validation. */
+
+int
+policy_validate(const struct policy *p, struct policy_error *error)
+{
+    size_t n;
+    struct position *order = sorted_positions(p, &n);
+    bool ok = true;
+
+    memset(error, 0, sizeof *error);
+    for (size_t i = 0; ok && i < n; i++) {
+        struct obj_ctx ctx = make_ctx(p, order[i].kind, order[i].idx, error);
+        ok = check_object(&ctx);
+    }
+    free(order);
+    return ok && validate_refs(p, error) ? 0 : EINVAL;
+}
+
+/* Creation, copies, lookups. */
+
+struct policy *
+policy_create(void)
+{
+    struct policy *p = xzalloc(sizeof *p);
+    return p;
+}
+
+void
+policy_destroy(struct policy *p)
+{
+    if (!p) {
+        return;
+    }
+    for (int k = 0; k < N_KINDS; k++) {
+        for (size_t i = 0; i < *obj_count(p, k); i++) {
+            kinds[k].destroy(obj_at(p, k, i));
+        }
+        free(*obj_array(p, k));
+    }
+    free(p);
+}
+
+struct policy *
+policy_clone(const struct policy *p)
+{
+    struct policy *clone = policy_create();
+
+    for (int k = 0; k < N_KINDS; k++) {
+        size_t n = *obj_count(p, k);
+
+        *obj_array(clone, k) = n ? xmalloc(n * kinds[k].size) : NULL;
+        for (size_t i = 0; i < n; i++) {
+            kinds[k].clone(obj_at(clone, k, i), obj_at(p, k, i));
+        }
+        *obj_count(clone, k) = n;
+    }
+    return clone;
+}
+
+static const void *
+find(const struct policy *p, enum kind k, const char *name)
+{
+    size_t i = obj_find(p, k, name);
+    return i == SIZE_MAX ? NULL : obj_at(p, k, i);
+}
+
+const struct policy_segment *
+policy_find_segment(const struct policy *p, const char *name)
+{
+    return find(p, K_SEGMENT, name);
+}
+
+const struct policy_group *
+policy_find_group(const struct policy *p, const char *name)
+{
+    return find(p, K_GROUP, name);
+}
+
+const struct policy_rule *
+policy_find_rule(const struct policy *p, const char *name)
+{
+    return find(p, K_RULE, name);
+}
+
+const struct policy_mirror *
+policy_find_mirror(const struct policy *p, const char *name)
+{
+    return find(p, K_MIRROR, name);
+}
+
+/* Formatting and diff. */
+
+struct named {
+    const char *name;
+    size_t idx;
+};
+
+static int
+compare_named(const void *a_, const void *b_)
+{
+    const struct named *a = a_, *b = b_;
+    int cmp = strcmp(a->name, b->name);
+
+    return cmp ? cmp : a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/* The objects of kind 'k' in 'p', sorted by name.  Caller frees. */
+static struct named *
+sort_by_name(const struct policy *p, enum kind k)
+{
+    size_t n = *obj_count(p, k);
+    struct named *sorted = xmalloc(n * sizeof *sorted);
+
+    for (size_t i = 0; i < n; i++) {
+        sorted[i] = (struct named) { obj_name(p, k, i), i };
+    }
+    qsort(sorted, n, sizeof *sorted, compare_named);
+    return sorted;
+}
+
+/* The canonical line of an object.  Caller frees. */
+static char *
+format_object(const struct policy *p, enum kind k, size_t i)
+{
+    struct buf b = { NULL, 0, 0 };
+
+    kinds[k].format(obj_at(p, k, i), &b);
+    return buf_steal(&b);
+}
+
+char *
+policy_format(const struct policy *p)
+{
+    struct buf b = { NULL, 0, 0 };
+
+    for (int k = 0; k < N_KINDS; k++) {
+        struct named *sorted = sort_by_name(p, k);
+        for (size_t i = 0; i < *obj_count(p, k); i++) {
+            kinds[k].format(obj_at(p, k, sorted[i].idx), &b);
+            buf_put(&b, "\n");
+        }
+        free(sorted);
+    }
+    return buf_steal(&b);
+}
+
+bool
+policy_equal(const struct policy *a, const struct policy *b)
+{
+    char *fa = policy_format(a);
+    char *fb = policy_format(b);
+    bool equal = !strcmp(fa, fb);
+
+    free(fa);
+    free(fb);
+    return equal;
+}
+
+char *
+policy_diff(const struct policy *old, const struct policy *new)
+{
+    struct buf b = { NULL, 0, 0 };
+
+    for (int k = 0; k < N_KINDS; k++) {
+        struct named *o = sort_by_name(old, k);
+        struct named *n = sort_by_name(new, k);
+        size_t n_o = *obj_count(old, k), n_n = *obj_count(new, k);
+        size_t i = 0, j = 0;
+
+        while (i < n_o || j < n_n) {
+            int cmp = (i >= n_o ? 1
+                       : j >= n_n ? -1
+                       : strcmp(o[i].name, n[j].name));
+            if (cmp < 0) {
+                char *s = format_object(old, k, o[i++].idx);
+                buf_printf(&b, "- %s\n", s);
+                free(s);
+            } else if (cmp > 0) {
+                char *s = format_object(new, k, n[j++].idx);
+                buf_printf(&b, "+ %s\n", s);
+                free(s);
+            } else {
+                char *s = format_object(old, k, o[i++].idx);
+                char *t = format_object(new, k, n[j++].idx);
+                if (strcmp(s, t)) {
+                    buf_printf(&b, "~ %s %s: %s -> %s\n", kinds[k].name,
+                               obj_name(new, k, n[j - 1].idx), s, t);
+                }
+                free(s);
+                free(t);
+            }
+        }
+        free(o);
+        free(n);
+    }
+    return buf_steal(&b);
+}
+
+char *
+policy_error_format(const struct policy_error *error, const char *file_name)
+{
+    struct buf b = { NULL, 0, 0 };
+
+    if (file_name) {
+        buf_printf(&b, "%s:", file_name);
+        if (error->line > 0) {
+            buf_printf(&b, "%d:", error->line);
+        }
+        buf_put(&b, " ");
+    } else if (error->line > 0) {
+        buf_printf(&b, "line %d: ", error->line);
+    }
+    if (error->field[0]) {
+        buf_printf(&b, "%s: ", error->field);
+    }
+    buf_put(&b, error->msg);
+    return buf_steal(&b);
+}
+
+/* Editing. */
+
+int
+policy_add_line(struct policy *p, const char *kind, const char *line,
+                struct policy_error *error)
+{
+    enum kind k;
+
+    memset(error, 0, sizeof *error);
+    if (!kind_from_string(kind, &k)) {
+        set_error(error, 0, "kind", "unknown kind \"%s\" (expected segment, "
+                  "group, rule or mirror)", kind);
+        return EINVAL;
+    }
+
+    char *copy = xstrdup(line);
+    char **words;
+    size_t n = split_words(copy, &words);
+    bool ok = parse_object(p, k, words, n, 0, error);
+    free(words);
+    free(copy);
+    if (!ok) {
+        return EINVAL;
+    }
+
+    /* Check the new object against all the others first, so that a clash
+     * is reported on the new object, then everything. */
+    size_t *count = obj_count(p, k);
+    struct obj_ctx ctx = make_ctx(p, k, *count - 1, error);
+    ctx.vs_all = true;
+    if (!check_object(&ctx) || policy_validate(p, error)) {
+        --*count;
+        kinds[k].destroy(obj_at(p, k, *count));
+        return EINVAL;
+    }
+    return 0;
+}
+
+/* Finds an object that refers to segment or group 'name'; if there is one,
+ * fills '*error' about it and returns true. */
+static bool
+find_referrer(const struct policy *p, enum kind k, const char *name,
+              struct policy_error *error)
+{
+    const char *what = kinds[k].name;
+
+    for (size_t i = 0; i < p->n_groups; i++) {
+        const struct policy_group *g = &p->groups[i];
+        const char *field = NULL;
+
+        for (size_t j = 0; j < g->n_segments && !field; j++) {
+            field = !strcmp(g->segments[j], name) ? "segments" : NULL;
+        }
+        for (size_t j = 0; j < g->n_groups && !field; j++) {
+            field = !strcmp(g->groups[j], name) ? "groups" : NULL;
+        }
+        if (field) {
+            return !set_error(error, g->line, field, "%s %s is still used "
+                              "by group %s", what, name, g->name);
+        }
+    }
+    for (size_t i = 0; i < p->n_rules; i++) {
+        const struct policy_rule *r = &p->rules[i];
+        const char *field = (streq(r->from, name) ? "from"
+                             : streq(r->to, name) ? "to" : NULL);
+        if (field) {
+            return !set_error(error, r->line, field, "%s %s is still used "
+                              "by rule %s", what, name, r->name);
+        }
+    }
+    for (size_t i = 0; i < p->n_mirrors; i++) {
+        const struct policy_mirror *m = &p->mirrors[i];
+        enum policy_ref type = (k == K_GROUP ? POLICY_REF_GROUP
+                                : POLICY_REF_SEGMENT);
+
+        for (size_t j = 0; j < m->n_sources; j++) {
+            if (m->sources[j].type == type
+                && !strcmp(m->sources[j].name, name)) {
+                return !set_error(error, m->line, "sources", "%s %s is "
+                                  "still used by mirror %s", what, name,
+                                  m->name);
+            }
+        }
+    }
+    return false;
+}
+
+int
+policy_del(struct policy *p, const char *kind, const char *name,
+           struct policy_error *error)
+{
+    enum kind k;
+
+    memset(error, 0, sizeof *error);
+    if (!kind_from_string(kind, &k)) {
+        set_error(error, 0, "kind", "unknown kind \"%s\" (expected segment, "
+                  "group, rule or mirror)", kind);
+        return EINVAL;
+    }
+
+    size_t i = obj_find(p, k, name);
+    if (i == SIZE_MAX) {
+        set_error(error, 0, "name", "no %s named \"%s\"", kind, name);
+        return ENOENT;
+    }
+    if ((k == K_SEGMENT || k == K_GROUP) && find_referrer(p, k, name, error)) {
+        return EINVAL;
+    }
+
+    /* Take it out, and put it back if the rest is not valid. */
+    const struct kind_class *kc = &kinds[k];
+    char *array = *obj_array(p, k);
+    size_t *count = obj_count(p, k);
+    void *obj = xmalloc(kc->size);
+
+    memcpy(obj, array + i * kc->size, kc->size);
+    memmove(array + i * kc->size, array + (i + 1) * kc->size,
+            (*count - i - 1) * kc->size);
+    --*count;
+    if (policy_validate(p, error)) {
+        memmove(array + (i + 1) * kc->size, array + i * kc->size,
+                (*count - i) * kc->size);
+        memcpy(array + i * kc->size, obj, kc->size);
+        ++*count;
+        free(obj);
+        return EINVAL;
+    }
+    kc->destroy(obj);
+    free(obj);
+    return 0;
+}
