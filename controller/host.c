@@ -188,7 +188,7 @@ static void
 push_ports(struct host *h)
 {
     const struct inv_host *ih = inventory_find_host(h->inv, h->cfg.name);
-    if (!ih || !ih->synced
+    if (!ih || !ih->synced || h->inv->hold
         || (h->ports_pushed && h->pushed_generation == ih->generation)) {
         return;
     }
@@ -440,35 +440,59 @@ host_detach_switch(struct host *h, struct of_switch *sw)
 }
 
 void
-host_format_status(const struct host *h, long long int now, FILE *out)
+host_get_status(const struct host *h, long long int now,
+                struct host_status *st)
 {
-    const char *detail;
     struct vswitch_db_stats stats;
 
-    vswitch_db_get_state(h->db, &detail);
     vswitch_db_get_stats(h->db, &stats);
+    *st = (struct host_status) {
+        .name = h->cfg.name,
+        .state = h->fsm.state,
+        .state_secs = (now - h->fsm.since) / 1000.0,
+        .ovsdb_remote = h->cfg.ovsdb_remote,
+        .bridge = h->cfg.bridge,
+        .datapath_type = h->cfg.datapath_type,
+        .dpid = h->dpid,
+        .n_ports = stats.n_ports,
+        .openflow_peer = h->sw ? of_switch_get_peer(h->sw) : NULL,
+        .openflow_version = h->sw ? of_switch_get_version(h->sw) : NULL,
+        .retry_secs = (h->fsm.retry_at - now) / 1000.0,
+        .n_failures = h->fsm.n_failures,
+        .tunnel_ip = h->cfg.tunnel_ip,
+        .libvirt_uri = h->cfg.libvirt_uri,
+        .libvirt_state = (h->libvirt_up ? "connected"
+                          : h->libvirt_error ? h->libvirt_error
+                          : "connecting"),
+    };
+    vswitch_db_get_state(h->db, &st->ovsdb_detail);
+}
 
-    fprintf(out, "host %s: %s for %.1f s\n", h->cfg.name,
-            host_state_to_string(h->fsm.state),
-            (now - h->fsm.since) / 1000.0);
-    fprintf(out, "  ovsdb: %s (%s)\n", h->cfg.ovsdb_remote, detail);
+void
+host_format_status(const struct host *h, long long int now, FILE *out)
+{
+    struct host_status st;
+    host_get_status(h, now, &st);
+
+    fprintf(out, "host %s: %s for %.1f s\n", st.name,
+            host_state_to_string(st.state), st.state_secs);
+    fprintf(out, "  ovsdb: %s (%s)\n", st.ovsdb_remote, st.ovsdb_detail);
     fprintf(out, "  bridge: %s, datapath %s, datapath ID %016"PRIx64
-            ", %u ports\n", h->cfg.bridge, h->cfg.datapath_type, h->dpid,
-            stats.n_ports);
-    if (h->sw) {
+            ", %u ports\n", st.bridge, st.datapath_type, st.dpid,
+            st.n_ports);
+    if (st.openflow_peer) {
         fprintf(out, "  openflow: connected from %s, %s\n",
-                of_switch_get_peer(h->sw), of_switch_get_version(h->sw));
+                st.openflow_peer, st.openflow_version);
     } else {
         fprintf(out, "  openflow: not connected\n");
     }
-    if (h->fsm.state == HOST_LOST || h->fsm.state == HOST_ERROR) {
+    if (st.state == HOST_LOST || st.state == HOST_ERROR) {
         fprintf(out, "  retry: in %.1f s (%u failed attempts)\n",
-                (h->fsm.retry_at - now) / 1000.0, h->fsm.n_failures);
+                st.retry_secs, st.n_failures);
     }
-    fprintf(out, "  tunnel-ip: %s\n", h->cfg.tunnel_ip);
-    if (h->cfg.libvirt_uri) {
-        fprintf(out, "  libvirt: %s (%s)\n", h->cfg.libvirt_uri,
-                h->libvirt_up ? "connected"
-                : h->libvirt_error ? h->libvirt_error : "connecting");
+    fprintf(out, "  tunnel-ip: %s\n", st.tunnel_ip);
+    if (st.libvirt_uri) {
+        fprintf(out, "  libvirt: %s (%s)\n", st.libvirt_uri,
+                st.libvirt_state);
     }
 }

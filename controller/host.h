@@ -40,6 +40,30 @@ uint64_t host_get_dpid(const struct host *);
 void host_attach_switch(struct host *, struct of_switch *);
 void host_detach_switch(struct host *, struct of_switch *);
 
+/* A snapshot of a host for status output; strings valid until the next
+ * loop iteration. */
+struct host_status {
+    const char *name;
+    enum host_state state;
+    double state_secs;          /* Time in 'state'. */
+    const char *ovsdb_remote;
+    const char *ovsdb_detail;
+    const char *bridge;
+    const char *datapath_type;
+    uint64_t dpid;
+    unsigned int n_ports;
+    const char *openflow_peer;      /* NULL: not connected. */
+    const char *openflow_version;
+    double retry_secs;              /* LOST/ERROR: time to next try. */
+    unsigned int n_failures;
+    const char *tunnel_ip;
+    const char *libvirt_uri;        /* NULL: not configured. */
+    const char *libvirt_state;      /* "connected", "connecting" or why. */
+};
+
+void host_get_status(const struct host *, long long int now_ms,
+                     struct host_status *);
+
 /* Writes one status block, as shown by "host/list". */
 void host_format_status(const struct host *, long long int now_ms, FILE *);
 

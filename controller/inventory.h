@@ -74,6 +74,11 @@ struct inventory {
     inventory_resolve_func *resolve;
     void *resolve_aux;
     uint64_t next_seqno;
+
+    /* While true, hosts place and remove nothing: weftd sets it until the
+     * policy has been read, so that a restart never removes ports whose
+     * segment it cannot resolve yet. */
+    bool hold;
 };
 
 void inventory_init(struct inventory *);

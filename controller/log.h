@@ -46,7 +46,7 @@ void weft_log_write(const char *module, enum weft_log_level,
     __attribute__((format(printf, 3, 4)));
 
 #define WEFT_LOG_MODULE(NAME) \
-    static const char weft_log_module_[] = #NAME
+    static const char weft_log_module_[] __attribute__((unused)) = #NAME
 
 #define WEFT_LOG_(LEVEL, ...)                                   \
     do {                                                        \

@@ -11,6 +11,7 @@
 
 #define DEFAULT_OPENFLOW_LISTEN "ptcp:6653"
 #define DEFAULT_UNIXCTL_PATH "/run/weft/weftd.ctl"
+#define DEFAULT_RPC_SOCKET "/run/weft/weftd.sock"
 #define DEFAULT_BRIDGE "br-int"
 #define DEFAULT_DATAPATH_TYPE "system"
 #define DEFAULT_BACKOFF_MAX_MS 8000
@@ -190,6 +191,32 @@ parse_weftd_key(struct parser *p, const char *key, const char *value)
                         "path", value);
         }
         return set_string(p, &cfg->unixctl_path, key, value);
+    } else if (!strcmp(key, "rpc-socket")) {
+        if (value[0] != '/') {
+            return fail(p, p->line, "rpc-socket: \"%s\" is not an absolute "
+                        "path", value);
+        }
+        return set_string(p, &cfg->rpc_socket, key, value);
+    } else if (!strcmp(key, "rpc-socket-group")) {
+        if (!valid_name(value, 32)) {
+            return fail(p, p->line, "rpc-socket-group: \"%s\" is not a "
+                        "group name", value);
+        }
+        return set_string(p, &cfg->rpc_group, key, value);
+    } else if (!strcmp(key, "rpc-tcp")) {
+        if (!valid_ip_port(value) || strncmp(value, "127.", 4)) {
+            return fail(p, p->line, "rpc-tcp: \"%s\" is not a loopback "
+                        "\"127.x.y.z:PORT\" (other addresses need TLS, "
+                        "which is not supported yet)", value);
+        }
+        return set_string(p, &cfg->rpc_tcp, key, value);
+    } else if (!strcmp(key, "policy-db")) {
+        if (!valid_remote(value)) {
+            return fail(p, p->line, "policy-db: \"%s\" is not "
+                        "\"unix:PATH\", \"tcp:IP:PORT\" or \"ssl:IP:PORT\"",
+                        value);
+        }
+        return set_string(p, &cfg->policy_db, key, value);
     } else if (!strcmp(key, "log-level")) {
         static const char *const levels[] = {
             "off", "err", "error", "warn", "warning", "info", "dbg", "debug",
@@ -219,8 +246,9 @@ parse_weftd_key(struct parser *p, const char *key, const char *value)
         return true;
     }
     return fail(p, p->line, "unknown key \"%s\" in [weftd] (known: "
-                "openflow-listen, controller-target, unixctl, log-level, "
-                "log-file, backoff-max)", key);
+                "openflow-listen, controller-target, unixctl, rpc-socket, "
+                "rpc-socket-group, rpc-tcp, policy-db, log-level, log-file, "
+                "backoff-max)", key);
 }
 
 static bool
@@ -411,6 +439,9 @@ finish(struct parser *p)
     if (!cfg->unixctl_path) {
         cfg->unixctl_path = xstrdup(DEFAULT_UNIXCTL_PATH);
     }
+    if (!cfg->rpc_socket) {
+        cfg->rpc_socket = xstrdup(DEFAULT_RPC_SOCKET);
+    }
     if (!cfg->backoff_max_ms) {
         cfg->backoff_max_ms = DEFAULT_BACKOFF_MAX_MS;
     }
@@ -571,6 +602,10 @@ weft_config_destroy(struct weft_config *cfg)
     free(cfg->openflow_listen);
     free(cfg->controller_target);
     free(cfg->unixctl_path);
+    free(cfg->rpc_socket);
+    free(cfg->rpc_group);
+    free(cfg->rpc_tcp);
+    free(cfg->policy_db);
     free(cfg->log_level);
     free(cfg->log_file);
     memset(cfg, 0, sizeof *cfg);

@@ -34,6 +34,10 @@ struct weft_config {
     char *openflow_listen;    /* Passive OpenFlow listener, "ptcp:PORT[:IP]". */
     char *controller_target;  /* What bridges connect to, "tcp:IP:PORT". */
     char *unixctl_path;       /* Control socket for status queries. */
+    char *rpc_socket;         /* weftctl's msgpack-RPC socket. */
+    char *rpc_group;          /* Group owning it, or NULL. */
+    char *rpc_tcp;            /* Loopback "IP:PORT" listener, or NULL. */
+    char *policy_db;          /* Policy OVSDB remote, or NULL. */
     char *log_level;          /* NULL or a level accepted by log.h. */
     char *log_file;           /* NULL or a path. */
     int backoff_max_ms;       /* Upper bound of reconnection backoff. */

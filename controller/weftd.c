@@ -16,31 +16,22 @@
 #include <unistd.h>
 
 #include "weft-config.h"
+#include "weftd.h"
 #include "ctl-server.h"
 #include "host.h"
 #include "inventory.h"
 #include "log.h"
 #include "openflow.h"
 #include "ovs-loop.h"
+#include "rpc.h"
+#include "policy-store.h"
+#include "policy.h"
 #include "virt-host.h"
 
 WEFT_LOG_MODULE(weftd);
 
-#define WEFT_VERSION "0.1.0"
 #define MIN_BACKOFF_MS 500
 
-struct weftd {
-    struct ev_loop *loop;
-    char *config_path;
-    struct weft_config cfg;
-    struct host **hosts;
-    size_t n_hosts;
-    struct of_listener *listener;
-    struct ctl_server *ctl;
-    struct inventory inventory;
-    ev_signal sigterm, sigint, sighup;
-    bool exiting;
-};
 
 static void
 usage(void)
@@ -98,10 +89,66 @@ static const struct of_listener_callbacks listener_cbs = {
     .switch_down = switch_down,
 };
 
+/* A vNIC's segment, under the policy in force: a named segment must exist,
+ * a bare VLAN or a portgroup must match one. */
+static char *
+resolve_segment(void *d_, const char *name, int vlan, const char *portgroup,
+                char **reason)
+{
+    const struct weftd *d = d_;
+    const struct policy *p = d->policy.current;
+    char *msg;
+
+    if (name) {
+        if (policy_find_segment(p, name)) {
+            return strdup(name);
+        }
+        if (asprintf(&msg, "unknown segment \"%s\" (not in policy "
+                     "generation %"PRId64")", name, d->policy.generation) < 0) {
+            abort();
+        }
+    } else if (vlan) {
+        for (size_t i = 0; i < p->n_segments; i++) {
+            if (p->segments[i].vlan == vlan) {
+                return strdup(p->segments[i].name);
+            }
+        }
+        if (asprintf(&msg, "no segment has VLAN %d in policy generation "
+                     "%"PRId64, vlan, d->policy.generation) < 0) {
+            abort();
+        }
+    } else if (portgroup) {
+        if (policy_find_segment(p, portgroup)) {
+            return strdup(portgroup);
+        }
+        if (asprintf(&msg, "portgroup \"%s\" names no segment of policy "
+                     "generation %"PRId64, portgroup,
+                     d->policy.generation) < 0) {
+            abort();
+        }
+    } else {
+        msg = strdup("no segment: give the interface Weft metadata, a "
+                     "<vlan><tag>, or a network portgroup");
+    }
+    *reason = msg;
+    return NULL;
+}
+
+/* The policy in force changed (or was read for the first time). */
+static void
+policy_changed(void *d_)
+{
+    struct weftd *d = d_;
+    d->inventory.hold = false;
+    inventory_set_resolver(&d->inventory, resolve_segment, d);
+    ovs_loop_request_run();
+}
+
 static void
 weftd_run(void *d_)
 {
     struct weftd *d = d_;
+    policy_store_run(&d->policy);
     if (d->listener) {
         of_listener_run(d->listener);
     }
@@ -114,6 +161,7 @@ static void
 weftd_wait(void *d_)
 {
     struct weftd *d = d_;
+    policy_store_wait(&d->policy);
     if (d->listener) {
         of_listener_wait(d->listener);
     }
@@ -228,6 +276,12 @@ apply_config(struct weftd *d, struct weft_config *new)
     }
 }
 
+static bool
+nullable_streq(const char *a, const char *b)
+{
+    return a && b ? !strcmp(a, b) : a == b;
+}
+
 static void
 reload(struct weftd *d)
 {
@@ -240,9 +294,12 @@ reload(struct weftd *d)
         return;
     }
     WEFT_INFO("reloading %s: %zu hosts", d->config_path, new.n_hosts);
-    if (strcmp(new.unixctl_path, d->cfg.unixctl_path)) {
-        WEFT_WARN("unixctl path change to %s takes effect at restart",
-                  new.unixctl_path);
+    if (strcmp(new.unixctl_path, d->cfg.unixctl_path)
+        || strcmp(new.rpc_socket, d->cfg.rpc_socket)
+        || !nullable_streq(new.policy_db, d->cfg.policy_db)
+        || !nullable_streq(new.rpc_tcp, d->cfg.rpc_tcp)) {
+        WEFT_WARN("changes to unixctl, rpc-socket, rpc-tcp or policy-db take "
+                  "effect at restart; the rest is applied now");
     }
     apply_log_level(&new, false);
     weft_log_set_file(new.log_file);
@@ -483,6 +540,10 @@ main(int argc, char *argv[])
     ovs_loop_init(d.loop, argv[0]);
     inventory_init(&d.inventory);
     virt_host_global_init();
+    /* With a policy database, segments must exist in the policy, and
+     * nothing is placed or removed before it has been read. */
+    policy_store_init(&d.policy, cfg.policy_db, policy_changed, &d);
+    d.inventory.hold = cfg.policy_db != NULL;
     ovs_loop_set_ovs_log_level(verbose ? "info" : "warn");
 
     if (ctl_server_create(cfg.unixctl_path, &d.ctl, &error)) {
@@ -497,11 +558,22 @@ main(int argc, char *argv[])
     ctl_command_register("reload", "", 0, 0, cmd_reload, &d);
     ctl_command_register("exit", "", 0, 0, cmd_exit, &d);
 
+    if (rpc_server_create(d.loop, cfg.rpc_socket, cfg.rpc_group, &d.rpc,
+                          &error)
+        || (cfg.rpc_tcp && rpc_server_listen_tcp(d.rpc, cfg.rpc_tcp,
+                                                 &error))) {
+        WEFT_ERR("%s; exiting", error);
+        free(error);
+        return 1;
+    }
+    rpc_methods_register(&d, d.rpc);
+
     if (pidfile) {
         write_pidfile(pidfile);
     }
-    WEFT_INFO("weftd %s starting: %s, %zu hosts, control socket %s",
-              WEFT_VERSION, d.config_path, cfg.n_hosts, cfg.unixctl_path);
+    WEFT_INFO("weftd %s starting: %s, %zu hosts, control socket %s, RPC "
+              "socket %s", WEFT_VERSION, d.config_path, cfg.n_hosts,
+              cfg.unixctl_path, cfg.rpc_socket);
     apply_config(&d, &cfg);
     ovs_loop_register(weftd_run, weftd_wait, &d);
 
@@ -513,9 +585,11 @@ main(int argc, char *argv[])
     }
     free(d.hosts);
     of_listener_destroy(d.listener);
+    rpc_server_destroy(d.rpc);
     ctl_server_destroy(d.ctl);
     weft_config_destroy(&d.cfg);
     inventory_destroy(&d.inventory);
+    policy_store_destroy(&d.policy);
     ovs_loop_destroy();
     if (pidfile) {
         unlink(pidfile);

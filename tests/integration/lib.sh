@@ -12,8 +12,10 @@ set -eu -o pipefail
 
 LAB_NAME=${LAB_NAME:?set LAB_NAME before sourcing lib.sh}
 T=/run/weft-test/$LAB_NAME
-CTL=$T/weftd.ctl
 CONF=$T/weftd.conf
+CTL=/run/weft-lab/$LAB_NAME/core/weftd.ctl
+SOCK=/run/weft-lab/$LAB_NAME/core/weftd.sock
+WEFTCTL=${WEFTCTL:-$(dirname "$WEFTD")/../tools/weftctl/weftctl}
 n_checks=0
 
 lab() { "$WEFT_TOP/tools/lab" --lab "$LAB_NAME" "$@"; }
@@ -79,12 +81,13 @@ weftd_pid() { cat "$T/weftd.pid"; }
 
 appctl() { ovs-appctl -t "$CTL" "$@"; }
 
-# Writes the lab's weftd configuration with our control socket.
+# Writes the lab's weftd configuration (control and RPC sockets in the
+# lab's state directory).
 write_config() {
-    lab weftd-config "$@" >"$CONF.tmp"
-    sed -i "s|^\[weftd\]$|[weftd]\nunixctl = $CTL|" "$CONF.tmp"
-    mv "$CONF.tmp" "$CONF"
+    lab weftd-config "$@" >"$CONF"
 }
+
+weftctl() { "$WEFTCTL" --socket "$SOCK" "$@"; }
 
 hosts_ready() {
     appctl status | grep -q ", $1 ready,"

@@ -19,6 +19,8 @@ lab vm-add h2 vm2 --ip 10.0.0.2/24 --segment db >/dev/null
 
 start_weftd
 wait_until 30 "both hosts ready" hosts_ready 2
+printf 'segment web vlan=100\nsegment db vlan=200\n' | weftctl set-policy - \
+    >/dev/null || fail "set-policy"
 
 ports() { lab exec "$1" ovs-vsctl --bare list-ports br-int | sort | xargs; }
 iface_id() {  # HOST IFACE KEY

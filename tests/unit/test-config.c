@@ -16,6 +16,8 @@ static const char good[] =
     "[weftd]\n"
     "openflow-listen = ptcp:6653:192.168.77.254\n"
     "log-level = dbg\n"
+    "policy-db = unix:/run/weft/policy.sock\n"
+    "rpc-tcp = 127.0.0.1:6700\n"
     "backoff-max = 4\n"
     "\n"
     "[host h1]\n"
@@ -45,6 +47,10 @@ test_good(void **state)
     assert_string_equal(cfg.controller_target, "tcp:192.168.77.254:6653");
     assert_string_equal(cfg.unixctl_path, "/run/weft/weftd.ctl");
     assert_string_equal(cfg.log_level, "dbg");
+    assert_string_equal(cfg.policy_db, "unix:/run/weft/policy.sock");
+    assert_string_equal(cfg.rpc_tcp, "127.0.0.1:6700");
+    assert_string_equal(cfg.rpc_socket, "/run/weft/weftd.sock");
+    assert_null(cfg.rpc_group);
     assert_int_equal(cfg.backoff_max_ms, 4000);
     assert_int_equal(cfg.n_hosts, 2);
 
@@ -56,7 +62,7 @@ test_good(void **state)
     assert_string_equal(h1->bridge, "br-int");
     assert_string_equal(h1->datapath_type, "netdev");
     assert_null(h1->uplink);
-    assert_int_equal(h1->line, 7);
+    assert_int_equal(h1->line, 9);
 
     const struct weft_host_config *h2 = weft_config_find_host(&cfg, "h2");
     assert_non_null(h2);
@@ -110,8 +116,18 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
     { "[weftd]\nfrobnicate = 1\n",
       "b.conf:2: unknown key \"frobnicate\" in [weftd] (known: "
-      "openflow-listen, controller-target, unixctl, log-level, log-file, "
+      "openflow-listen, controller-target, unixctl, rpc-socket, "
+      "rpc-socket-group, rpc-tcp, policy-db, log-level, log-file, "
       "backoff-max)" },
+    { "[weftd]\nrpc-tcp = 10.0.0.1:7000\n",
+      "b.conf:2: rpc-tcp: \"10.0.0.1:7000\" is not a loopback "
+      "\"127.x.y.z:PORT\" (other addresses need TLS, which is not "
+      "supported yet)" },
+    { "[weftd]\npolicy-db = /run/x.sock\n",
+      "b.conf:2: policy-db: \"/run/x.sock\" is not \"unix:PATH\", "
+      "\"tcp:IP:PORT\" or \"ssl:IP:PORT\"" },
+    { "[weftd]\nrpc-socket = weftd.sock\n",
+      "b.conf:2: rpc-socket: \"weftd.sock\" is not an absolute path" },
     { "[host h1]\novsdb = tcp:1.2.3.4:6640\ncolour = red\n",
       "b.conf:3: unknown key \"colour\" in [host h1] (known: ovsdb, libvirt, "
       "tunnel-ip, bridge, datapath-type, uplink)" },

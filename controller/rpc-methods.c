@@ -1,0 +1,610 @@
+/* weftctl's methods: what weftd answers on its RPC socket.
+ *
+ * Every method takes an array of strings; methods that change the policy
+ * also accept a trailing map of options ({"dry_run": true}).  Changes are
+ * validated whole before anything is written; then they go to the policy
+ * database as one transaction and the reply waits for its outcome.  Errors
+ * carry a code (invalid-policy, not-found, busy, unavailable, conflict,
+ * not-supported, invalid-params) and, for policy errors, the line and field
+ * at fault. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "inventory.h"
+#include "openflow.h"
+#include "policy-db.h"
+#include "policy-store.h"
+#include "policy.h"
+#include "rpc.h"
+#include "weftd.h"
+
+
+/* Parameters. */
+
+/* The trailing options map, if any. */
+static const msgpack_object *
+options_of(const msgpack_object *params)
+{
+    const msgpack_object_array *a = &params->via.array;
+    if (a->size && a->ptr[a->size - 1].type == MSGPACK_OBJECT_MAP) {
+        return &a->ptr[a->size - 1];
+    }
+    return NULL;
+}
+
+static size_t
+n_string_params(const msgpack_object *params)
+{
+    return params->via.array.size - (options_of(params) != NULL);
+}
+
+static bool
+option_bool(const msgpack_object *params, const char *key)
+{
+    const msgpack_object *options = options_of(params);
+    const msgpack_object *v = options ? rpc_map_get(options, key) : NULL;
+    return v && v->type == MSGPACK_OBJECT_BOOLEAN && v->via.boolean;
+}
+
+/* Copies the string parameters into '*argv' (malloc'd strings).  Replies
+ * with an error and returns false if one is not a string or the count is
+ * outside [min, max]. */
+static bool
+get_args(struct rpc_request *req, const msgpack_object *params,
+         size_t min, size_t max, char ***argvp, size_t *argcp)
+{
+    size_t n = n_string_params(params);
+    if (n < min || n > max) {
+        rpc_reply_errorf(req, RPC_E_INVALID_PARAMS, NULL, 0,
+                         "%s takes %zu to %zu arguments, not %zu",
+                         rpc_request_get_method(req), min, max, n);
+        return false;
+    }
+    char **argv = calloc(n + 1, sizeof *argv);
+    for (size_t i = 0; i < n; i++) {
+        const msgpack_object *o = &params->via.array.ptr[i];
+        if (o->type != MSGPACK_OBJECT_STR) {
+            rpc_reply_errorf(req, RPC_E_INVALID_PARAMS, NULL, 0,
+                             "argument %zu is %s, not a string", i + 1,
+                             rpc_type_name(o));
+            for (size_t j = 0; j < i; j++) {
+                free(argv[j]);
+            }
+            free(argv);
+            return false;
+        }
+        argv[i] = rpc_str_dup(o);
+    }
+    *argvp = argv;
+    *argcp = n;
+    return true;
+}
+
+static void
+free_args(char **argv, size_t argc)
+{
+    for (size_t i = 0; i < argc; i++) {
+        free(argv[i]);
+    }
+    free(argv);
+}
+
+static void
+reply_policy_error(struct rpc_request *req, const struct policy_error *e,
+                   const char *file_name)
+{
+    char *msg = policy_error_format(e, file_name);
+    rpc_reply_error(req, "invalid-policy", msg,
+                    e->field[0] ? e->field : NULL, e->line);
+    free(msg);
+}
+
+/* Policy changes. */
+
+struct change {
+    struct weftd *d;
+    struct rpc_request *req;
+    char *diff;
+};
+
+static void
+change_done(void *c_, int error, const char *message, int64_t generation)
+{
+    struct change *c = c_;
+    if (error) {
+        rpc_reply_error(c->req, error == EAGAIN ? "conflict" : "unavailable",
+                        message, NULL, 0);
+    } else {
+        msgpack_packer *pk = rpc_reply_begin(c->req);
+        msgpack_pack_map(pk, 3);
+        rpc_pack_kv_int(pk, "generation", generation);
+        rpc_pack_kv_string(pk, "changes", c->diff);
+        rpc_pack_kv_bool(pk, "dry_run", false);
+        rpc_reply_end(c->req);
+    }
+    free(c->diff);
+    free(c);
+}
+
+/* Puts 'p' (validated; taken) in force, or with 'dry_run' only says what
+ * would change. */
+static void
+apply_change(struct weftd *d, struct rpc_request *req, struct policy *p,
+             bool dry_run, const char *comment)
+{
+    struct policy_store *ps = &d->policy;
+    char *diff = policy_diff(ps->current, p);
+
+    if (dry_run || !diff[0]) {
+        msgpack_packer *pk = rpc_reply_begin(req);
+        msgpack_pack_map(pk, 3);
+        rpc_pack_kv_int(pk, "generation", ps->generation);
+        rpc_pack_kv_string(pk, "changes", diff);
+        rpc_pack_kv_bool(pk, "dry_run", dry_run);
+        rpc_reply_end(req);
+        policy_destroy(p);
+        free(diff);
+        return;
+    }
+
+    struct change *c = calloc(1, sizeof *c);
+    c->d = d;
+    c->req = req;
+    c->diff = diff;
+    int error = policy_store_commit(ps, p, comment, change_done, c);
+    if (error) {
+        rpc_reply_error(req,
+                        error == EBUSY ? RPC_E_BUSY
+                        : error == ENOTSUP ? "not-supported"
+                        : "unavailable",
+                        error == EBUSY
+                        ? "another policy change is in progress; try again"
+                        : error == ENOTSUP
+                        ? "weftd has no policy database (policy-db in its "
+                          "configuration)"
+                        : "the policy database is not reachable; the policy "
+                          "in force is unchanged",
+                        NULL, 0);
+        free(c->diff);
+        free(c);
+    }
+}
+
+static void
+m_set_policy(struct rpc_request *req, const msgpack_object *params, void *d)
+{
+    char **argv;
+    size_t argc;
+    if (!get_args(req, params, 1, 2, &argv, &argc)) {
+        return;
+    }
+    const char *file_name = argc > 1 ? argv[1] : "policy";
+    struct policy *p;
+    struct policy_error error;
+    if (policy_parse(argv[0], &p, &error)) {
+        reply_policy_error(req, &error, file_name);
+    } else {
+        char comment[256];
+        snprintf(comment, sizeof comment, "set-policy %s", file_name);
+        apply_change(d, req, p, option_bool(params, "dry_run"), comment);
+    }
+    free_args(argv, argc);
+}
+
+static void
+m_get_policy(struct rpc_request *req, const msgpack_object *params, void *d_)
+{
+    struct weftd *d = d_;
+    (void) params;
+    msgpack_packer *pk = rpc_reply_begin(req);
+    msgpack_pack_map(pk, 2);
+    rpc_pack_kv_int(pk, "generation", d->policy.generation);
+    rpc_pack_kv_string(pk, "document", d->policy.document);
+    rpc_reply_end(req);
+}
+
+/* "segment-add NAME KEY=VALUE...", "group-add ...", "rule-add ...": the
+ * arguments form one line of the policy document. */
+static void
+object_add(struct rpc_request *req, const msgpack_object *params,
+           struct weftd *d, const char *kind)
+{
+    char **argv;
+    size_t argc;
+    if (!get_args(req, params, 1, 64, &argv, &argc)) {
+        return;
+    }
+    size_t len = 1;
+    for (size_t i = 0; i < argc; i++) {
+        len += strlen(argv[i]) + 1;
+    }
+    char *line = calloc(1, len);
+    for (size_t i = 0; i < argc; i++) {
+        strcat(line, argv[i]);
+        if (i + 1 < argc) {
+            strcat(line, " ");
+        }
+    }
+
+    struct policy *p = policy_clone(d->policy.current);
+    struct policy_error error;
+    if (policy_add_line(p, kind, line, &error)) {
+        reply_policy_error(req, &error, NULL);
+        policy_destroy(p);
+    } else {
+        char comment[256];
+        snprintf(comment, sizeof comment, "%s-add %.200s", kind, line);
+        apply_change(d, req, p, option_bool(params, "dry_run"), comment);
+    }
+    free(line);
+    free_args(argv, argc);
+}
+
+static void
+object_del(struct rpc_request *req, const msgpack_object *params,
+           struct weftd *d, const char *kind)
+{
+    char **argv;
+    size_t argc;
+    if (!get_args(req, params, 1, 1, &argv, &argc)) {
+        return;
+    }
+    struct policy *p = policy_clone(d->policy.current);
+    struct policy_error error;
+    int retval = policy_del(p, kind, argv[0], &error);
+    if (retval == ENOENT) {
+        rpc_reply_errorf(req, "not-found", "name", 0, "no %s named \"%s\"",
+                         kind, argv[0]);
+        policy_destroy(p);
+    } else if (retval) {
+        reply_policy_error(req, &error, NULL);
+        policy_destroy(p);
+    } else {
+        char comment[256];
+        snprintf(comment, sizeof comment, "%s-del %.200s", kind, argv[0]);
+        apply_change(d, req, p, option_bool(params, "dry_run"), comment);
+    }
+    free_args(argv, argc);
+}
+
+/* The canonical lines of one kind of object, without the kind word. */
+static void
+object_list(struct rpc_request *req, struct weftd *d, const char *kind)
+{
+    size_t klen = strlen(kind);
+    const char *doc = d->policy.document;
+    size_t n = 0;
+
+    for (const char *s = doc; *s; s = strchr(s, '\n') ? strchr(s, '\n') + 1
+                                                      : s + strlen(s)) {
+        n += !strncmp(s, kind, klen) && s[klen] == ' ';
+    }
+    msgpack_packer *pk = rpc_reply_begin(req);
+    msgpack_pack_array(pk, n);
+    for (const char *s = doc; *s; ) {
+        const char *nl = strchr(s, '\n');
+        size_t len = nl ? (size_t) (nl - s) : strlen(s);
+        if (!strncmp(s, kind, klen) && s[klen] == ' ') {
+            msgpack_pack_str_with_body(pk, s + klen + 1, len - klen - 1);
+        }
+        s += len + (nl != NULL);
+    }
+    rpc_reply_end(req);
+}
+
+#define OBJECT_METHODS(KIND)                                               \
+    static void                                                            \
+    m_##KIND##_add(struct rpc_request *req, const msgpack_object *params,  \
+                   void *d)                                                \
+    {                                                                      \
+        object_add(req, params, d, #KIND);                                 \
+    }                                                                      \
+    static void                                                            \
+    m_##KIND##_del(struct rpc_request *req, const msgpack_object *params,  \
+                   void *d)                                                \
+    {                                                                      \
+        object_del(req, params, d, #KIND);                                 \
+    }                                                                      \
+    static void                                                            \
+    m_##KIND##_list(struct rpc_request *req, const msgpack_object *params, \
+                    void *d)                                               \
+    {                                                                      \
+        (void) params;                                                     \
+        object_list(req, d, #KIND);                                        \
+    }
+OBJECT_METHODS(segment)
+OBJECT_METHODS(group)
+OBJECT_METHODS(rule)
+
+static void
+m_policy_history(struct rpc_request *req, const msgpack_object *params,
+                 void *d_)
+{
+    struct weftd *d = d_;
+    struct policy_db_entry *entries = NULL;
+    size_t n = d->policy.db ? policy_db_get_history(d->policy.db, &entries)
+                            : 0;
+    (void) params;
+
+    msgpack_packer *pk = rpc_reply_begin(req);
+    msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_pack_map(pk, 4);
+        rpc_pack_kv_int(pk, "generation", entries[i].generation);
+        rpc_pack_kv_int(pk, "created_at_ms", entries[i].created_at);
+        rpc_pack_kv_string(pk, "comment", entries[i].comment);
+        rpc_pack_kv_bool(pk, "in_force",
+                         entries[i].generation == d->policy.generation);
+    }
+    rpc_reply_end(req);
+    free(entries);
+}
+
+static void
+m_policy_rollback(struct rpc_request *req, const msgpack_object *params,
+                  void *d_)
+{
+    struct weftd *d = d_;
+    char **argv;
+    size_t argc;
+    if (!get_args(req, params, 1, 1, &argv, &argc)) {
+        return;
+    }
+    char *end;
+    long long int gen = strtoll(argv[0], &end, 10);
+    struct policy_db_entry *entries = NULL;
+    size_t n = (*end || !d->policy.db ? 0
+                : policy_db_get_history(d->policy.db, &entries));
+    const struct policy_db_entry *e = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (entries[i].generation == gen) {
+            e = &entries[i];
+        }
+    }
+    if (!e) {
+        rpc_reply_errorf(req, "not-found", "generation", 0,
+                         "no generation \"%s\" in the policy history (see "
+                         "policy-history)", argv[0]);
+    } else {
+        struct policy *p;
+        struct policy_error error;
+        char name[64];
+        snprintf(name, sizeof name, "generation %lld", gen);
+        if (policy_parse(e->document, &p, &error)) {
+            reply_policy_error(req, &error, name);
+        } else {
+            char comment[128];
+            snprintf(comment, sizeof comment, "rollback to generation %lld",
+                     gen);
+            apply_change(d, req, p, option_bool(params, "dry_run"), comment);
+        }
+    }
+    free(entries);
+    free_args(argv, argc);
+}
+
+/* Status. */
+
+static long long int
+now_ms(const struct weftd *d)
+{
+    return (long long int) (ev_now(d->loop) * 1000.0);
+}
+
+static void
+pack_host(msgpack_packer *pk, const struct host *h, long long int now)
+{
+    struct host_status st;
+    char dpid[17];
+
+    host_get_status(h, now, &st);
+    snprintf(dpid, sizeof dpid, "%016"PRIx64, st.dpid);
+    msgpack_pack_map(pk, 13);
+    rpc_pack_kv_string(pk, "name", st.name);
+    rpc_pack_kv_string(pk, "state", host_state_to_string(st.state));
+    rpc_pack_kv_double(pk, "state_secs", st.state_secs);
+    rpc_pack_kv_string(pk, "ovsdb", st.ovsdb_remote);
+    rpc_pack_kv_string(pk, "ovsdb_detail", st.ovsdb_detail);
+    rpc_pack_kv_string(pk, "bridge", st.bridge);
+    rpc_pack_kv_string(pk, "datapath_type", st.datapath_type);
+    rpc_pack_kv_string(pk, "datapath_id", dpid);
+    rpc_pack_kv_uint(pk, "ports", st.n_ports);
+    rpc_pack_kv_string(pk, "openflow", st.openflow_peer);
+    rpc_pack_kv_string(pk, "openflow_version", st.openflow_version);
+    rpc_pack_kv_string(pk, "tunnel_ip", st.tunnel_ip);
+    rpc_pack_kv_string(pk, "libvirt", st.libvirt_uri ? st.libvirt_state
+                                                     : NULL);
+}
+
+static void
+pack_vnic(msgpack_packer *pk, const char *host, const struct inv_vm *vm,
+          const struct inv_vnic *v)
+{
+    msgpack_pack_map(pk, 10);
+    rpc_pack_kv_string(pk, "host", host);
+    rpc_pack_kv_string(pk, "vm", vm->name);
+    rpc_pack_kv_string(pk, "vm_uuid", vm->uuid);
+    rpc_pack_kv_string(pk, "tap", v->tap);
+    rpc_pack_kv_string(pk, "mac", v->mac[0] ? v->mac : NULL);
+    rpc_pack_kv_string(pk, "iface_id", v->iface_id);
+    rpc_pack_kv_string(pk, "segment", v->segment);
+    rpc_pack_kv_string(pk, "placement", inv_placement_to_string(v->placement));
+    rpc_pack_kv_int(pk, "ofport", v->ofport);
+    rpc_pack_kv_string(pk, "reason", v->reason);
+}
+
+static size_t
+count_vnics(const struct inventory *inv, const char *host)
+{
+    size_t n = 0;
+    for (size_t h = 0; h < inv->n_hosts; h++) {
+        const struct inv_host *ih = &inv->hosts[h];
+        if (host && strcmp(host, ih->name)) {
+            continue;
+        }
+        for (size_t i = 0; i < ih->n_vms; i++) {
+            n += ih->vms[i].n_vnics;
+        }
+    }
+    return n;
+}
+
+static void
+pack_vnics(msgpack_packer *pk, const struct inventory *inv, const char *host)
+{
+    msgpack_pack_array(pk, count_vnics(inv, host));
+    for (size_t h = 0; h < inv->n_hosts; h++) {
+        const struct inv_host *ih = &inv->hosts[h];
+        if (host && strcmp(host, ih->name)) {
+            continue;
+        }
+        for (size_t i = 0; i < ih->n_vms; i++) {
+            for (size_t j = 0; j < ih->vms[i].n_vnics; j++) {
+                pack_vnic(pk, ih->name, &ih->vms[i], &ih->vms[i].vnics[j]);
+            }
+        }
+    }
+}
+
+static void
+pack_hosts(msgpack_packer *pk, const struct weftd *d)
+{
+    long long int now = now_ms(d);
+    msgpack_pack_array(pk, d->n_hosts);
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        pack_host(pk, d->hosts[i], now);
+    }
+}
+
+static void
+pack_counts(msgpack_packer *pk, const struct weftd *d)
+{
+    size_t by_state[HOST_ERROR + 1] = { 0 };
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        by_state[host_get_state(d->hosts[i])]++;
+    }
+    size_t n_vms, n_vnics, n_placed, n_unplaced;
+    inventory_count(&d->inventory, &n_vms, &n_vnics, &n_placed,
+                    &n_unplaced);
+
+    msgpack_pack_map(pk, 10 + HOST_ERROR + 1);
+    rpc_pack_kv_uint(pk, "hosts", d->n_hosts);
+    for (int s = 0; s <= HOST_ERROR; s++) {
+        char key[32];
+        snprintf(key, sizeof key, "hosts_%s", host_state_to_string(s));
+        rpc_pack_kv_uint(pk, key, by_state[s]);
+    }
+    rpc_pack_kv_uint(pk, "vms", n_vms);
+    rpc_pack_kv_uint(pk, "vnics", n_vnics);
+    rpc_pack_kv_uint(pk, "vnics_placed", n_placed);
+    rpc_pack_kv_uint(pk, "vnics_unplaced", n_unplaced);
+    rpc_pack_kv_int(pk, "policy_generation", d->policy.generation);
+    rpc_pack_kv_bool(pk, "policy_db_connected",
+                     policy_store_is_connected(&d->policy));
+    rpc_pack_kv_uint(pk, "segments", d->policy.current->n_segments);
+    rpc_pack_kv_uint(pk, "rules", d->policy.current->n_rules);
+    rpc_pack_kv_uint(pk, "openflow_connections",
+                     d->listener ? of_listener_count(d->listener) : 0);
+}
+
+static void
+m_ping(struct rpc_request *req, const msgpack_object *params, void *d)
+{
+    (void) params;
+    (void) d;
+    msgpack_packer *pk = rpc_reply_begin(req);
+    msgpack_pack_map(pk, 2);
+    rpc_pack_kv_string(pk, "version", "weftd " WEFT_VERSION);
+    rpc_pack_kv_int(pk, "pid", getpid());
+    rpc_reply_end(req);
+}
+
+static void
+m_status(struct rpc_request *req, const msgpack_object *params, void *d)
+{
+    (void) params;
+    msgpack_packer *pk = rpc_reply_begin(req);
+    pack_counts(pk, d);
+    rpc_reply_end(req);
+}
+
+static void
+m_show(struct rpc_request *req, const msgpack_object *params, void *d_)
+{
+    struct weftd *d = d_;
+    (void) params;
+    msgpack_packer *pk = rpc_reply_begin(req);
+    msgpack_pack_map(pk, 3);
+    rpc_pack_key(pk, "counts");
+    pack_counts(pk, d);
+    rpc_pack_key(pk, "hosts");
+    pack_hosts(pk, d);
+    rpc_pack_key(pk, "vnics");
+    pack_vnics(pk, &d->inventory, NULL);
+    rpc_reply_end(req);
+}
+
+static void
+m_list_hosts(struct rpc_request *req, const msgpack_object *params, void *d)
+{
+    (void) params;
+    msgpack_packer *pk = rpc_reply_begin(req);
+    pack_hosts(pk, d);
+    rpc_reply_end(req);
+}
+
+static void
+m_list_ports(struct rpc_request *req, const msgpack_object *params, void *d_)
+{
+    struct weftd *d = d_;
+    char **argv;
+    size_t argc;
+    if (!get_args(req, params, 0, 1, &argv, &argc)) {
+        return;
+    }
+    if (argc && !inventory_find_host(&d->inventory, argv[0])) {
+        rpc_reply_errorf(req, "not-found", "host", 0, "no host named "
+                         "\"%s\"", argv[0]);
+    } else {
+        msgpack_packer *pk = rpc_reply_begin(req);
+        pack_vnics(pk, &d->inventory, argc ? argv[0] : NULL);
+        rpc_reply_end(req);
+    }
+    free_args(argv, argc);
+}
+
+void
+rpc_methods_register(struct weftd *d, struct rpc_server *rpc)
+{
+    static const struct {
+        const char *name;
+        rpc_handler_func *handler;
+    } methods[] = {
+        { "ping", m_ping },
+        { "status", m_status },
+        { "show", m_show },
+        { "list-hosts", m_list_hosts },
+        { "list-ports", m_list_ports },
+        { "set-policy", m_set_policy },
+        { "get-policy", m_get_policy },
+        { "segment-add", m_segment_add },
+        { "segment-del", m_segment_del },
+        { "segment-list", m_segment_list },
+        { "group-add", m_group_add },
+        { "group-del", m_group_del },
+        { "group-list", m_group_list },
+        { "rule-add", m_rule_add },
+        { "rule-del", m_rule_del },
+        { "rule-list", m_rule_list },
+        { "policy-history", m_policy_history },
+        { "policy-rollback", m_policy_rollback },
+    };
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        rpc_server_register(rpc, methods[i].name, methods[i].handler, d);
+    }
+}

@@ -1,0 +1,39 @@
+/* weftd's top-level state, shared by its main loop (weftd.c) and its RPC
+ * methods (rpc-methods.c).  Only ever touched on the loop thread. */
+#ifndef WEFT_WEFTD_H
+#define WEFT_WEFTD_H 1
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "inventory.h"
+#include "policy-store.h"
+#include "weft-config.h"
+
+#define WEFT_VERSION "0.1.0"
+
+struct ctl_server;
+struct host;
+struct of_listener;
+struct rpc_server;
+
+struct weftd {
+    struct ev_loop *loop;
+    const char *config_path;
+    struct weft_config cfg;
+    struct host **hosts;
+    size_t n_hosts;
+    struct of_listener *listener;
+    struct ctl_server *ctl;
+    struct rpc_server *rpc;
+    struct inventory inventory;
+    struct policy_store policy;
+    ev_signal sigterm, sigint, sighup;
+    bool exiting;
+};
+
+/* Registers weftctl's methods (rpc-methods.c). */
+void rpc_methods_register(struct weftd *, struct rpc_server *);
+
+#endif /* weftd.h */

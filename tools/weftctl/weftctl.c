@@ -1,0 +1,904 @@
+/* weftctl: the command-line client of weftd's RPC socket (controller/rpc.h).
+ *
+ *     weftctl [--socket PATH] [--format text|json] [--timeout SECS]
+ *             COMMAND [ARGS]
+ *
+ * Each command is one msgpack-RPC request [0, 1, METHOD, [ARGS...]] (the
+ * arguments as strings) and one response.  The result is printed as JSON
+ * with --format json, else by the command's text formatter, else as
+ * indented "key: value" lines.  Commands are the rows of 'commands' below.
+ *
+ * Exit status: 0 success, 1 failure (no connection, error reply, timeout),
+ * 2 usage error. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rpc-codec.h"
+
+#define WEFTCTL_VERSION "0.1.0"
+#define DEFAULT_SOCKET "/run/weft/weftd.sock"
+#define DEFAULT_TIMEOUT 10.0
+#define MAX_REPLY_SIZE (64 * 1024 * 1024)
+
+/* What a text formatter knows besides the result. */
+struct weftctl_reply_info {
+    const char *target;         /* Socket path or "tcp:HOST:PORT". */
+    double elapsed_ms;          /* From connecting to the reply. */
+};
+
+typedef void weftctl_format_func(const msgpack_object *result,
+                                 const struct weftctl_reply_info *);
+
+/* Command flags. */
+enum {
+    CMD_READS_FILE = 1 << 0,    /* First argument is FILE or "-": sent as
+                                 * its contents, followed by its name. */
+    CMD_CHANGES = 1 << 1,       /* Changes the policy: takes --dry-run. */
+};
+
+struct weftctl_command {
+    const char *name;
+    int min_args, max_args;
+    const char *args_usage;
+    const char *method;
+    const char *help;
+    weftctl_format_func *format; /* NULL: generic rendering. */
+    int flags;
+};
+
+static weftctl_format_func format_ping;
+static weftctl_format_func format_change;
+static weftctl_format_func format_document;
+static weftctl_format_func format_lines;
+static weftctl_format_func format_history;
+static weftctl_format_func format_hosts;
+static weftctl_format_func format_ports;
+static weftctl_format_func format_show;
+
+#define OBJECT_COMMANDS(KIND, ARGS)                                          \
+    { KIND "-add", 2, 64, "NAME " ARGS, KIND "-add",                         \
+      "add or replace a " KIND, format_change, CMD_CHANGES },               \
+    { KIND "-del", 1, 1, "NAME", KIND "-del", "delete a " KIND,             \
+      format_change, CMD_CHANGES },                                         \
+    { KIND "-list", 0, 0, "", KIND "-list", "list " KIND "s",               \
+      format_lines, 0 }
+
+static const struct weftctl_command commands[] = {
+    { "ping", 0, 0, "", "ping", "check that weftd answers", format_ping, 0 },
+    { "status", 0, 0, "", "status", "counts: hosts by state, VMs, policy",
+      NULL, 0 },
+    { "show", 0, 0, "", "show", "hosts, VMs and vNICs with their state",
+      format_show, 0 },
+    { "list-hosts", 0, 0, "", "list-hosts", "managed hosts", format_hosts,
+      0 },
+    { "list-ports", 0, 1, "[HOST]", "list-ports",
+      "vNICs with segment and placement", format_ports, 0 },
+    { "set-policy", 1, 1, "FILE|-", "set-policy",
+      "replace the whole policy (validated whole)", format_change,
+      CMD_READS_FILE | CMD_CHANGES },
+    { "get-policy", 0, 0, "", "get-policy", "print the policy in force",
+      format_document, 0 },
+    OBJECT_COMMANDS("segment", "vlan=N [vni=N] [isolated]"),
+    OBJECT_COMMANDS("group", "KEY=A,B..."),
+    OBJECT_COMMANDS("rule", "allow|deny from=G to=G [proto=P] [ports=N]"),
+    { "policy-history", 0, 0, "", "policy-history",
+      "accepted policy generations", format_history, 0 },
+    { "policy-rollback", 1, 1, "GEN", "policy-rollback",
+      "put an earlier generation back in force", format_change,
+      CMD_CHANGES },
+};
+
+static void text_write(const msgpack_object *, int level);
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+            "weftctl: control and query weftd\n"
+            "usage: weftctl [OPTIONS] COMMAND [ARGS]\n"
+            "Commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        const struct weftctl_command *c = &commands[i];
+        char synopsis[96];
+        snprintf(synopsis, sizeof synopsis, "%s%s%s", c->name,
+                 c->args_usage[0] ? " " : "", c->args_usage);
+        if (strlen(synopsis) < 22) {
+            fprintf(out, "  %-22s%s\n", synopsis, c->help);
+        } else {
+            fprintf(out, "  %s\n  %-22s%s\n", synopsis, "", c->help);
+        }
+    }
+    fprintf(out,
+            "Options:\n"
+            "  -s, --socket=PATH     weftd's RPC socket (default $WEFT_SOCKET"
+            " or\n"
+            "                        " DEFAULT_SOCKET "; tcp:HOST:PORT for "
+            "TCP)\n"
+            "  -f, --format=FORMAT   text (default) or json\n"
+            "  -t, --timeout=SECS    give up after SECS (default %.0f; 0: "
+            "never)\n"
+            "      --dry-run         for policy changes: validate and show "
+            "the changes,\n"
+            "                        change nothing\n"
+            "  -h, --help            this help\n"
+            "  -V, --version         print the version\n",
+            DEFAULT_TIMEOUT);
+}
+
+static void __attribute__((format(printf, 1, 2), noreturn))
+usage_error(const char *format, ...)
+{
+    va_list args;
+    fputs("weftctl: ", stderr);
+    va_start(args, format);
+    vfprintf(stderr, format, args);
+    va_end(args);
+    fputs("\n", stderr);
+    usage(stderr);
+    exit(2);
+}
+
+static void __attribute__((format(printf, 1, 2), noreturn))
+fatal(const char *format, ...)
+{
+    va_list args;
+    fputs("weftctl: ", stderr);
+    va_start(args, format);
+    vfprintf(stderr, format, args);
+    va_end(args);
+    fputs("\n", stderr);
+    exit(1);
+}
+
+static double
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+/* Milliseconds left before 'deadline' for poll() (-1: no deadline). */
+static int
+poll_timeout(double deadline)
+{
+    if (deadline <= 0) {
+        return -1;
+    }
+    double left = deadline - now_ms();
+    return left <= 0 ? 0 : (int) ceil(left);
+}
+
+/* Waits for 'events' on 'fd'.  Returns false on timeout. */
+static bool
+wait_fd(int fd, short events, double deadline)
+{
+    struct pollfd pfd = { .fd = fd, .events = events };
+    for (;;) {
+        int n = poll(&pfd, 1, poll_timeout(deadline));
+        if (n > 0) {
+            return true;
+        } else if (n == 0) {
+            return false;
+        } else if (errno != EINTR) {
+            fatal("poll failed: %s", strerror(errno));
+        }
+    }
+}
+
+static void __attribute__((noreturn))
+connect_failed(const char *target, int error)
+{
+    const char *hint = "";
+    if (error == ENOENT || error == ECONNREFUSED) {
+        hint = " (is weftd running?)";
+    } else if (error == EACCES || error == EPERM) {
+        hint = " (are you in the socket's group?)";
+    }
+    fatal("cannot connect to weftd at %s: %s%s", target, strerror(error),
+          hint);
+}
+
+/* Connects a non-blocking socket to 'sa', within 'deadline'. */
+static int
+connect_addr(const char *target, const struct sockaddr *sa, socklen_t len,
+             double deadline)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK
+                    | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        fatal("cannot create a socket: %s", strerror(errno));
+    }
+    for (;;) {
+        if (!connect(fd, sa, len)) {
+            return fd;
+        }
+        int error = errno;
+        if (error == EINTR) {
+            continue;
+        } else if (error == EAGAIN && sa->sa_family == AF_UNIX) {
+            /* weftd's backlog is full: try again shortly. */
+            if (deadline > 0 && now_ms() >= deadline) {
+                fatal("weftd at %s accepts no connections (its queue is "
+                      "full); try again", target);
+            }
+            usleep(10000);
+            continue;
+        } else if (error == EINPROGRESS) {
+            if (!wait_fd(fd, POLLOUT, deadline)) {
+                fatal("cannot connect to weftd at %s: timed out", target);
+            }
+            socklen_t elen = sizeof error;
+            if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &elen)) {
+                error = errno;
+            }
+            if (!error) {
+                return fd;
+            }
+        }
+        connect_failed(target, error);
+    }
+}
+
+static int
+open_connection(const char *target, double deadline)
+{
+    if (!strncmp(target, "tcp:", 4)) {
+        char *host = strdup(target + 4);
+        char *colon = strrchr(host, ':');
+        if (!colon || colon == host) {
+            usage_error("%s: expected tcp:HOST:PORT", target);
+        }
+        *colon = '\0';
+        char *h = host;
+        if (h[0] == '[' && colon[-1] == ']') {
+            h++;
+            colon[-1] = '\0';
+        }
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+        struct addrinfo *ai;
+        int error = getaddrinfo(h, colon + 1, &hints, &ai);
+        if (error) {
+            fatal("cannot connect to weftd at %s: %s", target,
+                  gai_strerror(error));
+        }
+        int fd = connect_addr(target, ai->ai_addr, ai->ai_addrlen,
+                              deadline);
+        freeaddrinfo(ai);
+        free(host);
+        return fd;
+    }
+
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    if (strlen(target) >= sizeof sun.sun_path) {
+        fatal("%s: socket path too long", target);
+    }
+    strcpy(sun.sun_path, target);
+    return connect_addr(target, (struct sockaddr *) &sun, sizeof sun,
+                        deadline);
+}
+
+static void
+send_all(int fd, const char *target, const char *data, size_t n,
+         double deadline)
+{
+    while (n > 0) {
+        ssize_t k = send(fd, data, n, MSG_NOSIGNAL);
+        if (k > 0) {
+            data += k;
+            n -= k;
+        } else if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!wait_fd(fd, POLLOUT, deadline)) {
+                fatal("weftd at %s did not take the request in time",
+                      target);
+            }
+        } else if (k < 0 && errno != EINTR) {
+            fatal("cannot send to weftd at %s: %s", target,
+                  strerror(errno));
+        }
+    }
+}
+
+/* Receives the response to 'msgid' into '*msg'. */
+static void
+receive_reply(int fd, const char *target, uint32_t msgid, double deadline,
+              double timeout, msgpack_unpacked *msg,
+              struct rpc_response_msg *resp)
+{
+    struct rpc_decoder *dec = rpc_decoder_create(MAX_REPLY_SIZE);
+    struct rpc_protocol_error error;
+
+    for (;;) {
+        enum rpc_decode_status status = rpc_decoder_next(dec, msg, &error);
+        if (status == RPC_DECODE_ERROR) {
+            fatal("malformed reply from weftd at %s: %s", target,
+                  error.message);
+        } else if (status == RPC_DECODE_MESSAGE) {
+            if (!rpc_parse_response(&msg->data, resp, &error)) {
+                fatal("malformed reply from weftd at %s: %s", target,
+                      error.message);
+            }
+            if (!resp->has_msgid || resp->msgid == msgid) {
+                break;
+            }
+            continue;           /* Not ours. */
+        }
+
+        if (!wait_fd(fd, POLLIN, deadline)) {
+            fatal("weftd at %s did not answer within %g s", target,
+                  timeout);
+        }
+        size_t size;
+        void *buf = rpc_decoder_get_buffer(dec, 65536, &size);
+        ssize_t n = recv(fd, buf, size, 0);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                continue;
+            }
+            fatal("cannot receive from weftd at %s: %s", target,
+                  strerror(errno));
+        } else if (n == 0) {
+            fatal("weftd at %s closed the connection without answering",
+                  target);
+        }
+        rpc_decoder_commit(dec, n);
+    }
+    rpc_decoder_destroy(dec);
+}
+
+/* Prints error reply 'e'. */
+static void
+print_error(const msgpack_object *e)
+{
+    const msgpack_object *message = rpc_map_get(e, "message");
+    const msgpack_object *field = rpc_map_get(e, "field");
+    const msgpack_object *line = rpc_map_get(e, "line");
+
+    fputs("weftctl: ", stderr);
+    if (message && message->type == MSGPACK_OBJECT_STR) {
+        fwrite(message->via.str.ptr, 1, message->via.str.size, stderr);
+    } else {
+        rpc_json_write(stderr, e, 0);
+    }
+    /* Policy errors say where they are in the message itself. */
+    const msgpack_object *code = rpc_map_get(e, "code");
+    bool located = code && rpc_str_equals(code, "invalid-policy");
+    bool has_line = (!located && line
+                     && line->type == MSGPACK_OBJECT_POSITIVE_INTEGER);
+    bool has_field = !located && field && field->type == MSGPACK_OBJECT_STR;
+    if (has_line || has_field) {
+        fputs(" (", stderr);
+        if (has_line) {
+            fprintf(stderr, "line %llu",
+                    (unsigned long long) line->via.u64);
+        }
+        if (has_field) {
+            fprintf(stderr, "%sfield %.*s", has_line ? ", " : "",
+                    (int) field->via.str.size, field->via.str.ptr);
+        }
+        fputs(")", stderr);
+    }
+    fputs("\n", stderr);
+}
+
+/* Reads 'path' ("-": standard input) whole, or exits. */
+static char *
+read_file(const char *path)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+    if (!f) {
+        fatal("%s: cannot open: %s", path, strerror(errno));
+    }
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) {
+            fatal("out of memory");
+        }
+        len += fread(buf + len, 1, cap - len - 1, f);
+        if (len < cap - 1) {
+            break;
+        }
+        if (cap >= MAX_REPLY_SIZE / 64) {
+            fatal("%s: larger than %d bytes", path, MAX_REPLY_SIZE / 64);
+        }
+        cap *= 2;
+        buf = realloc(buf, cap);
+    }
+    if (ferror(f)) {
+        fatal("%s: read error: %s", path, strerror(errno));
+    }
+    if (f != stdin) {
+        fclose(f);
+    }
+    buf[len] = '\0';
+    if (strlen(buf) != len) {
+        fatal("%s: contains a NUL byte: not a policy document", path);
+    }
+    return buf;
+}
+
+/* Text formatters.  Each gets the result map/array and prints it the way
+ * an operator reads it; --format json prints the result itself. */
+
+static const msgpack_object *
+get(const msgpack_object *map, const char *key)
+{
+    return map && map->type == MSGPACK_OBJECT_MAP ? rpc_map_get(map, key)
+                                                  : NULL;
+}
+
+static void
+put_str(const msgpack_object *o, const char *if_nil, int width)
+{
+    if (o && o->type == MSGPACK_OBJECT_STR) {
+        printf("%-*.*s", width, (int) o->via.str.size, o->via.str.ptr);
+    } else if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        printf("%-*llu", width, (unsigned long long) o->via.u64);
+    } else if (o && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        printf("%-*lld", width, (long long) o->via.i64);
+    } else {
+        printf("%-*s", width, if_nil);
+    }
+}
+
+static long long int
+get_int(const msgpack_object *map, const char *key)
+{
+    const msgpack_object *o = get(map, key);
+    return (!o ? 0
+            : o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (long long) o->via.u64
+            : o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? o->via.i64 : 0);
+}
+
+static void
+format_change(const msgpack_object *r, const struct weftctl_reply_info *info)
+{
+    const msgpack_object *changes = get(r, "changes");
+    const msgpack_object *dry = get(r, "dry_run");
+    bool dry_run = dry && dry->type == MSGPACK_OBJECT_BOOLEAN
+                   && dry->via.boolean;
+    bool none = !changes || changes->type != MSGPACK_OBJECT_STR
+                || !changes->via.str.size;
+    (void) info;
+
+    if (none) {
+        printf("no changes; policy generation %lld stays in force\n",
+               get_int(r, "generation"));
+        return;
+    }
+    fwrite(changes->via.str.ptr, 1, changes->via.str.size, stdout);
+    if (changes->via.str.ptr[changes->via.str.size - 1] != '\n') {
+        putchar('\n');
+    }
+    if (dry_run) {
+        printf("dry run: nothing changed (policy generation %lld stays in "
+               "force)\n", get_int(r, "generation"));
+    } else {
+        printf("policy generation %lld in force\n",
+               get_int(r, "generation"));
+    }
+}
+
+static void
+format_document(const msgpack_object *r,
+                const struct weftctl_reply_info *info)
+{
+    const msgpack_object *doc = get(r, "document");
+    (void) info;
+    if (doc && doc->type == MSGPACK_OBJECT_STR) {
+        fwrite(doc->via.str.ptr, 1, doc->via.str.size, stdout);
+    }
+}
+
+static void
+format_lines(const msgpack_object *r, const struct weftctl_reply_info *info)
+{
+    (void) info;
+    for (uint32_t i = 0; r->type == MSGPACK_OBJECT_ARRAY
+                         && i < r->via.array.size; i++) {
+        put_str(&r->via.array.ptr[i], "", 0);
+        putchar('\n');
+    }
+}
+
+static void
+format_history(const msgpack_object *r, const struct weftctl_reply_info *info)
+{
+    (void) info;
+    printf("%-6s %-20s %s\n", "GEN", "CREATED (UTC)", "COMMENT");
+    for (uint32_t i = 0; r->type == MSGPACK_OBJECT_ARRAY
+                         && i < r->via.array.size; i++) {
+        const msgpack_object *e = &r->via.array.ptr[i];
+        time_t t = get_int(e, "created_at_ms") / 1000;
+        struct tm tm;
+        char when[32];
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+        const msgpack_object *in_force = get(e, "in_force");
+        printf("%-6lld %-20s ", get_int(e, "generation"), when);
+        put_str(get(e, "comment"), "", 0);
+        if (in_force && in_force->type == MSGPACK_OBJECT_BOOLEAN
+            && in_force->via.boolean) {
+            fputs("  (in force)", stdout);
+        }
+        putchar('\n');
+    }
+}
+
+static void
+print_hosts(const msgpack_object *hosts)
+{
+    printf("%-10s %-11s %-22s %-12s %s\n", "HOST", "STATE", "OVSDB",
+           "OPENFLOW", "LIBVIRT");
+    for (uint32_t i = 0; hosts && hosts->type == MSGPACK_OBJECT_ARRAY
+                         && i < hosts->via.array.size; i++) {
+        const msgpack_object *h = &hosts->via.array.ptr[i];
+        put_str(get(h, "name"), "?", 10);
+        putchar(' ');
+        put_str(get(h, "state"), "?", 11);
+        putchar(' ');
+        put_str(get(h, "ovsdb"), "?", 22);
+        putchar(' ');
+        put_str(get(h, "openflow_version"), "-", 12);
+        putchar(' ');
+        put_str(get(h, "libvirt"), "-", 0);
+        putchar('\n');
+    }
+}
+
+static void
+print_ports(const msgpack_object *ports)
+{
+    printf("%-8s %-14s %-14s %-17s %-10s %s\n", "HOST", "VM", "TAP", "MAC",
+           "SEGMENT", "PLACEMENT");
+    for (uint32_t i = 0; ports && ports->type == MSGPACK_OBJECT_ARRAY
+                         && i < ports->via.array.size; i++) {
+        const msgpack_object *p = &ports->via.array.ptr[i];
+        put_str(get(p, "host"), "?", 8);
+        putchar(' ');
+        put_str(get(p, "vm"), "?", 14);
+        putchar(' ');
+        put_str(get(p, "tap"), "-", 14);
+        putchar(' ');
+        put_str(get(p, "mac"), "-", 17);
+        putchar(' ');
+        put_str(get(p, "segment"), "-", 10);
+        putchar(' ');
+        put_str(get(p, "placement"), "?", 0);
+        const msgpack_object *reason = get(p, "reason");
+        if (reason && reason->type == MSGPACK_OBJECT_STR) {
+            fputs(": ", stdout);
+            put_str(reason, "", 0);
+        }
+        putchar('\n');
+    }
+}
+
+static void
+format_hosts(const msgpack_object *r, const struct weftctl_reply_info *info)
+{
+    (void) info;
+    print_hosts(r);
+}
+
+static void
+format_ports(const msgpack_object *r, const struct weftctl_reply_info *info)
+{
+    (void) info;
+    print_ports(r);
+}
+
+static void
+format_show(const msgpack_object *r, const struct weftctl_reply_info *info)
+{
+    const msgpack_object *c = get(r, "counts");
+    (void) info;
+    printf("hosts: %lld (%lld ready, %lld syncing, %lld connecting, %lld "
+           "lost, %lld error)\n", get_int(c, "hosts"),
+           get_int(c, "hosts_ready"), get_int(c, "hosts_syncing"),
+           get_int(c, "hosts_connecting"), get_int(c, "hosts_lost"),
+           get_int(c, "hosts_error"));
+    printf("vms: %lld, vnics: %lld (%lld placed, %lld unplaced)\n",
+           get_int(c, "vms"), get_int(c, "vnics"), get_int(c, "vnics_placed"),
+           get_int(c, "vnics_unplaced"));
+    printf("policy: generation %lld, %lld segments, %lld rules\n\n",
+           get_int(c, "policy_generation"), get_int(c, "segments"),
+           get_int(c, "rules"));
+    print_hosts(get(r, "hosts"));
+    putchar('\n');
+    print_ports(get(r, "vnics"));
+}
+
+int
+main(int argc, char *argv[])
+{
+    static const struct option long_options[] = {
+        { "socket", required_argument, NULL, 's' },
+        { "format", required_argument, NULL, 'f' },
+        { "timeout", required_argument, NULL, 't' },
+        { "dry-run", no_argument, NULL, 'D' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *target = getenv("WEFT_SOCKET");
+    bool json = false;
+    bool dry_run = false;
+    double timeout = DEFAULT_TIMEOUT;
+
+    if (!target || !target[0]) {
+        target = DEFAULT_SOCKET;
+    }
+    opterr = 0;
+    for (;;) {
+        /* '+': options end at the command, whose arguments may start with
+         * '-'. */
+        int c = getopt_long(argc, argv, "+s:f:t:hV", long_options, NULL);
+        if (c == -1) {
+            break;
+        }
+        char *end;
+        switch (c) {
+        case 's':
+            target = optarg;
+            break;
+        case 'D':
+            dry_run = true;
+            break;
+        case 'f':
+            if (!strcmp(optarg, "json")) {
+                json = true;
+            } else if (!strcmp(optarg, "text")) {
+                json = false;
+            } else {
+                usage_error("unknown format \"%s\" (text or json)", optarg);
+            }
+            break;
+        case 't':
+            timeout = strtod(optarg, &end);
+            if (end == optarg || *end || !(timeout >= 0)) {
+                usage_error("--timeout wants a number of seconds, not "
+                            "\"%s\"", optarg);
+            }
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("weftctl %s\n", WEFTCTL_VERSION);
+            return 0;
+        case ':':
+            usage_error("option %s needs an argument", argv[optind - 1]);
+        default:
+            usage_error("unknown option \"%s\"", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc) {
+        usage_error("no command given");
+    }
+
+    const char *name = argv[optind];
+    const struct weftctl_command *cmd = NULL;
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        if (!strcmp(commands[i].name, name)) {
+            cmd = &commands[i];
+        }
+    }
+    if (!cmd) {
+        usage_error("unknown command \"%s\"", name);
+    }
+    /* "--dry-run" may also follow the command, as in
+     * "weftctl set-policy --dry-run FILE". */
+    int n_args = 0;
+    char **args = argv + optind + 1;
+    for (int i = optind + 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--dry-run")) {
+            dry_run = true;
+        } else {
+            args[n_args++] = argv[i];
+        }
+    }
+    if (n_args < cmd->min_args || n_args > cmd->max_args) {
+        if (cmd->min_args == cmd->max_args) {
+            usage_error("\"%s\" takes %d argument%s%s%s", name,
+                        cmd->min_args, cmd->min_args == 1 ? "" : "s",
+                        cmd->args_usage[0] ? ": " : "", cmd->args_usage);
+        }
+        usage_error("\"%s\" takes %d to %d arguments: %s", name,
+                    cmd->min_args, cmd->max_args, cmd->args_usage);
+    }
+
+    if (dry_run && !(cmd->flags & CMD_CHANGES)) {
+        usage_error("--dry-run only goes with commands that change the "
+                    "policy");
+    }
+    char *file_text = NULL;
+    if (cmd->flags & CMD_READS_FILE) {
+        file_text = read_file(args[0]);
+    }
+
+    double start = now_ms();
+    double deadline = timeout > 0 ? start + timeout * 1000.0 : 0;
+    int fd = open_connection(target, deadline);
+
+    /* The request. */
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    const uint32_t msgid = 1;
+    msgpack_sbuffer_init(&sbuf);
+    msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
+    int n_params = n_args + (file_text != NULL) + (dry_run ? 1 : 0);
+    rpc_pack_request_header(&pk, msgid, cmd->method, n_params);
+    if (file_text) {
+        /* The document, then its name for error messages. */
+        rpc_pack_string(&pk, file_text);
+        rpc_pack_string(&pk, strcmp(args[0], "-") ? args[0] : "<stdin>");
+        free(file_text);
+    } else {
+        for (int i = 0; i < n_args; i++) {
+            rpc_pack_string(&pk, args[i]);
+        }
+    }
+    if (dry_run) {
+        msgpack_pack_map(&pk, 1);
+        rpc_pack_kv_bool(&pk, "dry_run", true);
+    }
+    send_all(fd, target, sbuf.data, sbuf.size, deadline);
+    msgpack_sbuffer_destroy(&sbuf);
+
+    msgpack_unpacked msg;
+    struct rpc_response_msg resp;
+    msgpack_unpacked_init(&msg);
+    receive_reply(fd, target, msgid, deadline, timeout, &msg, &resp);
+    close(fd);
+
+    if (resp.error) {
+        print_error(resp.error);
+        msgpack_unpacked_destroy(&msg);
+        return 1;
+    }
+    struct weftctl_reply_info info = {
+        .target = target,
+        .elapsed_ms = now_ms() - start,
+    };
+    if (json) {
+        rpc_json_write(stdout, resp.result, 2);
+        putchar('\n');
+    } else if (cmd->format) {
+        cmd->format(resp.result, &info);
+    } else {
+        text_write(resp.result, 0);
+    }
+    msgpack_unpacked_destroy(&msg);
+    if (fflush(stdout) || ferror(stdout)) {
+        fatal("cannot write output: %s", strerror(errno));
+    }
+    return 0;
+}
+
+/* Text output. */
+
+/* Writes string 's' for a terminal: control characters other than tab
+ * escaped, lines after the first indented to 'level'. */
+static void
+text_string(const char *s, size_t n, int level)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c == '\n') {
+            if (i + 1 < n) {
+                printf("\n%*s", 2 * level, "");
+            }
+        } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            printf("\\x%02x", c);
+        } else {
+            putchar(c);
+        }
+    }
+}
+
+static bool
+is_nonempty_container(const msgpack_object *obj)
+{
+    return ((obj->type == MSGPACK_OBJECT_MAP && obj->via.map.size)
+            || (obj->type == MSGPACK_OBJECT_ARRAY && obj->via.array.size));
+}
+
+static void
+text_scalar(const msgpack_object *obj, int level)
+{
+    switch (obj->type) {
+    case MSGPACK_OBJECT_NIL:
+        fputs("-", stdout);
+        break;
+    case MSGPACK_OBJECT_STR:
+        text_string(obj->via.str.ptr, obj->via.str.size, level);
+        break;
+    case MSGPACK_OBJECT_BIN:
+        printf("<%"PRIu32" bytes>", obj->via.bin.size);
+        break;
+    case MSGPACK_OBJECT_MAP:
+        fputs("{}", stdout);
+        break;
+    case MSGPACK_OBJECT_ARRAY:
+        fputs("[]", stdout);
+        break;
+    default:
+        rpc_json_write(stdout, obj, 0);
+        break;
+    }
+}
+
+/* Writes 'obj' as "key: value" lines (maps) and "- item" lines (arrays),
+ * nested ones indented by two spaces per level. */
+static void
+text_write(const msgpack_object *obj, int level)
+{
+    if (obj->type == MSGPACK_OBJECT_MAP && obj->via.map.size) {
+        for (uint32_t i = 0; i < obj->via.map.size; i++) {
+            const msgpack_object_kv *kv = &obj->via.map.ptr[i];
+            printf("%*s", 2 * level, "");
+            text_scalar(&kv->key, level + 1);
+            if (is_nonempty_container(&kv->val)) {
+                fputs(":\n", stdout);
+                text_write(&kv->val, level + 1);
+            } else {
+                fputs(": ", stdout);
+                text_scalar(&kv->val, level + 1);
+                putchar('\n');
+            }
+        }
+    } else if (obj->type == MSGPACK_OBJECT_ARRAY && obj->via.array.size) {
+        for (uint32_t i = 0; i < obj->via.array.size; i++) {
+            const msgpack_object *item = &obj->via.array.ptr[i];
+            printf("%*s-", 2 * level, "");
+            if (is_nonempty_container(item)) {
+                putchar('\n');
+                text_write(item, level + 1);
+            } else {
+                putchar(' ');
+                text_scalar(item, level + 1);
+                putchar('\n');
+            }
+        }
+    } else if (obj->type != MSGPACK_OBJECT_NIL || level) {
+        printf("%*s", 2 * level, "");
+        text_scalar(obj, level);
+        putchar('\n');
+    }
+}
+
+/* Command formatters. */
+
+static void
+format_ping(const msgpack_object *result,
+            const struct weftctl_reply_info *info)
+{
+    const msgpack_object *version = rpc_map_get(result, "version");
+    const msgpack_object *pid = rpc_map_get(result, "pid");
+
+    fputs("pong from ", stdout);
+    if (version && version->type == MSGPACK_OBJECT_STR) {
+        text_string(version->via.str.ptr, version->via.str.size, 0);
+    } else {
+        fputs("weftd", stdout);
+    }
+    if (pid && pid->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        printf(" (pid %llu)", (unsigned long long) pid->via.u64);
+    }
+    printf(" at %s in %.1f ms\n", info->target, info->elapsed_ms);
+}
