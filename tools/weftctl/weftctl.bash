@@ -1,0 +1,41 @@
+# bash completion for weftctl
+_weftctl() {
+    local cur prev words cword
+    _init_completion || return
+
+    local commands="ping status show list-hosts list-ports set-policy
+        get-policy segment-add segment-del segment-list group-add group-del
+        group-list rule-add rule-del rule-list policy-history policy-rollback"
+    local options="--socket --format --timeout --dry-run --help --version"
+
+    case $prev in
+    --socket|-s) _filedir; return ;;
+    --format|-f) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
+    --timeout|-t) return ;;
+    set-policy) _filedir; return ;;
+    esac
+
+    local i cmd=
+    for ((i = 1; i < cword; i++)); do
+        case ${words[i]} in
+        -*) ;;
+        *) cmd=${words[i]}; break ;;
+        esac
+    done
+    if [[ -z $cmd ]]; then
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "$options" -- "$cur"))
+        else
+            COMPREPLY=($(compgen -W "$commands" -- "$cur"))
+        fi
+        return
+    fi
+    case $cmd in
+    segment-add) COMPREPLY=($(compgen -W "vlan= vni= isolated" -- "$cur")) ;;
+    group-add) COMPREPLY=($(compgen -W "segments= labels= vnics= cidrs= groups=" -- "$cur")) ;;
+    rule-add) COMPREPLY=($(compgen -W "allow deny from= to= proto= ports= priority= stateless" -- "$cur")) ;;
+    *) COMPREPLY=($(compgen -W "--dry-run" -- "$cur")) ;;
+    esac
+    [[ ${COMPREPLY-} == *= ]] && compopt -o nospace
+}
+complete -F _weftctl weftctl
