@@ -1,5 +1,6 @@
 /* libvirt domain XML -> struct domain_info (see domain-xml.h). */
 #include "domain-xml.h"
+#include "xalloc.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -11,29 +12,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
-static char *
-xstrdup(const char *s)
-{
-    char *copy = s ? strdup(s) : NULL;
-    if (s && !copy) {
-        abort();
-    }
-    return copy;
-}
 
-static char *
-xasprintf(const char *format, ...)
-{
-    va_list args;
-    char *s;
-
-    va_start(args, format);
-    if (vasprintf(&s, format, args) < 0) {
-        abort();
-    }
-    va_end(args);
-    return s;
-}
 
 static bool
 is_element(const xmlNode *node, const char *name)

@@ -1,5 +1,6 @@
 /* The inventory of hosts, VMs and vNICs (see inventory.h). */
 #include "inventory.h"
+#include "xalloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,41 +9,9 @@
 
 #include "domain-xml.h"
 
-static char *
-xstrdup(const char *s)
-{
-    char *copy = s ? strdup(s) : NULL;
-    if (s && !copy) {
-        abort();
-    }
-    return copy;
-}
 
-static void *
-xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        abort();
-    }
-    return p;
-}
 
-static char *
-xasprintf(const char *format, ...) __attribute__((format(printf, 1, 2)));
 
-static char *
-xasprintf(const char *format, ...)
-{
-    va_list args;
-    char *s;
-    va_start(args, format);
-    if (vasprintf(&s, format, args) < 0) {
-        abort();
-    }
-    va_end(args);
-    return s;
-}
 
 /* Signature of a host without placeable vNICs. */
 #define EMPTY_SIGNATURE 0xcbf29ce484222325ULL

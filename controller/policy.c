@@ -7,6 +7,7 @@
  * policy_parse() and policy_add_line(); one set of checks (check_object()
  * and check_refs()) serves both parsing and policy_validate(). */
 #include "policy.h"
+#include "xalloc.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -82,45 +83,10 @@ static const struct kind_class kinds[N_KINDS];
 
 /* Memory. */
 
-static void *
-xmalloc(size_t size)
-{
-    void *p = malloc(size ? size : 1);
-    if (!p) {
-        abort();
-    }
-    return p;
-}
 
-static void *
-xzalloc(size_t size)
-{
-    void *p = xmalloc(size);
-    memset(p, 0, size);
-    return p;
-}
 
-static void *
-xrealloc(void *p, size_t size)
-{
-    p = realloc(p, size ? size : 1);
-    if (!p) {
-        abort();
-    }
-    return p;
-}
 
-static char *
-xstrdup(const char *s)
-{
-    return s ? strcpy(xmalloc(strlen(s) + 1), s) : NULL;
-}
 
-static void *
-xmemdup(const void *p, size_t size)
-{
-    return size ? memcpy(xmalloc(size), p, size) : NULL;
-}
 
 static char **
 strv_clone(char **v, size_t n)

@@ -1,5 +1,7 @@
 /* weftd's RPC server on the libev loop (see rpc.h). */
 #include "rpc.h"
+#include "socket-dir.h"
+#include "xalloc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -111,7 +113,6 @@ static void accept_pause_cb(struct ev_loop *, ev_timer *, int revents);
 static void listener_destroy(struct rpc_listener *);
 static void server_add_listener(struct rpc_server *, int fd,
                                 const char *name, bool is_unix);
-static int check_dir(const char *path, char **errorp);
 static int remove_stale_socket(const char *path, char **errorp);
 static void client_close(struct rpc_client *);
 static void client_queue(struct rpc_client *, const char *, size_t);
@@ -120,9 +121,6 @@ static void client_queue_error(struct rpc_client *, const uint32_t *msgid,
     __attribute__((format(printf, 4, 5)));
 static void request_finish(struct rpc_request *, const char *data,
                            size_t len);
-static char *xasprintf(const char *format, ...)
-    __attribute__((format(printf, 1, 2)));
-static void *xzalloc(size_t);
 
 int
 rpc_server_create(struct ev_loop *loop, const char *path, const char *group,
@@ -155,17 +153,7 @@ rpc_server_create(struct ev_loop *loop, const char *path, const char *group,
         gid = grp.gr_gid;
     }
 
-    char *dir = strdup(path);
-    char *slash = strrchr(dir, '/');
-    if (!slash) {
-        strcpy(dir, ".");
-    } else if (slash == dir) {
-        dir[1] = '\0';
-    } else {
-        *slash = '\0';
-    }
-    error = check_dir(dir, errorp);
-    free(dir);
+    error = socket_dir_check(path, "RPC socket", errorp);
     if (error || (error = remove_stale_socket(path, errorp))) {
         return error;
     }
@@ -495,29 +483,7 @@ rpc_reply_errorf(struct rpc_request *req, const char *code,
 
 /* Static helpers. */
 
-static void *
-xzalloc(size_t size)
-{
-    void *p = calloc(1, size);
-    if (!p) {
-        abort();
-    }
-    return p;
-}
 
-static char *
-xasprintf(const char *format, ...)
-{
-    char *s;
-    va_list args;
-
-    va_start(args, format);
-    if (vasprintf(&s, format, args) < 0) {
-        abort();
-    }
-    va_end(args);
-    return s;
-}
 
 /* Copies up to 48 bytes of untrusted 's' for a log message, with
  * unprintable bytes as '?'. */
@@ -534,36 +500,6 @@ sanitize(const char *s, size_t len, char *buf, size_t size)
         n += 3;
     }
     buf[n] = '\0';
-}
-
-/* Refuses a directory others may write into: they could replace the
- * socket. */
-static int
-check_dir(const char *dir, char **errorp)
-{
-    struct stat st;
-    if (stat(dir, &st)) {
-        if (errno != ENOENT || mkdir(dir, 0750)) {
-            int error = errno;
-            *errorp = xasprintf("%s: cannot create the directory for the "
-                                "RPC socket: %s", dir, strerror(error));
-            return error;
-        }
-        return 0;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        *errorp = xasprintf("%s: not a directory; cannot put the RPC socket "
-                            "there", dir);
-        return ENOTDIR;
-    }
-    if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
-        *errorp = xasprintf("%s: directory is writable by others, who could "
-                            "replace the RPC socket; refusing to use it "
-                            "(chmod o-w %s, or choose another rpc-socket "
-                            "path)", dir, dir);
-        return EPERM;
-    }
-    return 0;
 }
 
 /* A socket file at 'path' that nobody accepts connections on was left by a

@@ -1,5 +1,6 @@
 /* A host's libvirt connection on a worker thread (see virt-host.h). */
 #include "virt-host.h"
+#include "xalloc.h"
 
 #include <errno.h>
 #include <ev.h>
@@ -66,15 +67,6 @@ xrealloc_array(void *p, size_t *allocated, size_t needed, size_t size)
     return p;
 }
 
-static char *
-xstrdup(const char *s)
-{
-    char *copy = s ? strdup(s) : NULL;
-    if (s && !copy) {
-        abort();
-    }
-    return copy;
-}
 
 static void
 silent_error(void *aux, virErrorPtr error)

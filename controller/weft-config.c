@@ -1,5 +1,6 @@
 /* Parser and validator for weftd's configuration file (see config.h). */
 #include "weft-config.h"
+#include "xalloc.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -49,15 +50,6 @@ fail(struct parser *p, int line, const char *format, ...)
     return false;
 }
 
-static char *
-xstrdup(const char *s)
-{
-    char *copy = strdup(s);
-    if (!copy) {
-        abort();
-    }
-    return copy;
-}
 
 static char *
 trim(char *s)

@@ -11,44 +11,11 @@
 #include "unixctl.h"
 #include "util.h"
 
+#include "socket-dir.h"
+
 struct ctl_server {
     struct unixctl_server *unixctl;
 };
-
-static char *
-dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash == path ? xstrdup("/") : xmemdup0(path, slash - path);
-}
-
-/* Refuses a directory others may write into: they could replace the
- * socket. */
-static int
-check_dir(const char *dir, char **errorp)
-{
-    struct stat st;
-    if (stat(dir, &st)) {
-        if (errno != ENOENT || mkdir(dir, 0750)) {
-            int error = errno;
-            *errorp = xasprintf("%s: cannot create directory for the control "
-                                "socket: %s", dir, ovs_strerror(error));
-            return error;
-        }
-        return 0;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        *errorp = xasprintf("%s: not a directory", dir);
-        return ENOTDIR;
-    }
-    if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
-        *errorp = xasprintf("%s: directory is writable by others; refusing "
-                            "to put the control socket there (chmod o-w)",
-                            dir);
-        return EPERM;
-    }
-    return 0;
-}
 
 int
 ctl_server_create(const char *path, struct ctl_server **serverp,
@@ -57,9 +24,7 @@ ctl_server_create(const char *path, struct ctl_server **serverp,
     *serverp = NULL;
     *errorp = NULL;
 
-    char *dir = dir_of(path);
-    int error = check_dir(dir, errorp);
-    free(dir);
+    int error = socket_dir_check(path, "control socket", errorp);
     if (error) {
         return error;
     }
