@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flow.h"
 #include "inventory.h"
 #include "log.h"
 #include "openflow.h"
@@ -13,6 +14,7 @@
 #include "virt-host.h"
 #include "vswitch-db.h"
 #include "weft-config.h"
+#include "xalloc.h"
 
 WEFT_LOG_MODULE(host);
 
@@ -37,10 +39,43 @@ struct host {
     bool ports_pushed;              /* 'db' has been given the ports. */
     unsigned int placement_seqno;   /* vswitch_db seqno last looked at. */
     int max_backoff_ms;
+
+    /* Tunnels wanted (from datapath.c). */
+    struct host_tunnel_spec {
+        char *peer;
+        char *remote_ip;
+        char *port;                 /* "vx-PEER" or a hashed name. */
+    } *tunnels;
+    size_t n_tunnels;
+    bool tunnels_known;
+    unsigned int tunnels_version;   /* Bumped by host_set_tunnels(). */
+    unsigned int pushed_tunnels_version;
+
+    /* Flows wanted on the switch (from datapath.c). */
+    struct weft_flow_set flows;
+    bool flows_known;
+
+    /* Tunnel ports as OVSDB last said, wanted or not (so that a restarted
+     * weftd computes with the tunnels that exist). */
+    struct host_tunnel_port {
+        char *peer;
+        int ofport;
+    } *tunnel_ports;
+    size_t n_tunnel_ports;
+
+    /* Placed VM ports as OVSDB last said. */
+    struct host_vm_port *vm_ports;
+    size_t n_vm_ports;
+    bool ports_known;
+    unsigned int ports_seqno;       /* vswitch_db seqno they come from. */
+    unsigned int ports_version;
 };
 
 static void host_run(void *host_);
 static void host_wait(void *host_);
+static void free_tunnels(struct host *);
+static void free_vm_ports(struct host *);
+static void free_tunnel_ports(struct host *);
 static void virt_event_cb(void *host_, const struct virt_event *);
 
 static char *
@@ -130,6 +165,7 @@ host_create(struct ev_loop *loop, const struct weft_host_config *cfg,
     h->retry_timer.data = h;
 
     h->inv = opts->inventory;
+    weft_flow_set_init(&h->flows);
     h->max_backoff_ms = opts->max_backoff_ms;
     inventory_add_host(h->inv, h->cfg.name);
     start_session(h);
@@ -153,6 +189,10 @@ host_destroy(struct host *h)
     ev_timer_stop(h->loop, &h->retry_timer);
     virt_host_destroy(h->virt);
     inventory_remove_host(h->inv, h->cfg.name);
+    free_tunnels(h);
+    free_tunnel_ports(h);
+    free_vm_ports(h);
+    weft_flow_set_destroy(&h->flows);
     free(h->libvirt_error);
     if (h->sw) {
         of_switch_close(h->sw);
@@ -182,14 +222,16 @@ observe_db(const struct vswitch_db *db, const char **detail)
     return HOST_DB_DEAD;
 }
 
-/* Gives the OVSDB session this host's placeable vNICs, once libvirt has
- * told us what runs here, and again whenever that changes. */
+/* Gives the OVSDB session this host's placeable vNICs and its tunnels,
+ * once libvirt has told us what runs here and the tunnels are decided, and
+ * again whenever either changes. */
 static void
 push_ports(struct host *h)
 {
     const struct inv_host *ih = inventory_find_host(h->inv, h->cfg.name);
-    if (!ih || !ih->synced || h->inv->hold
-        || (h->ports_pushed && h->pushed_generation == ih->generation)) {
+    if (!ih || !ih->synced || h->inv->hold || !h->tunnels_known
+        || (h->ports_pushed && h->pushed_generation == ih->generation
+            && h->pushed_tunnels_version == h->tunnels_version)) {
         return;
     }
 
@@ -204,10 +246,7 @@ push_ports(struct host *h)
             }
             if (n >= allocated) {
                 allocated = allocated ? allocated * 2 : 16;
-                specs = realloc(specs, allocated * sizeof *specs);
-                if (!specs) {
-                    abort();
-                }
+                specs = xrealloc(specs, allocated * sizeof *specs);
             }
             specs[n++] = (struct vswitch_port_spec) {
                 .name = v->tap,
@@ -220,11 +259,211 @@ push_ports(struct host *h)
             };
         }
     }
+    for (size_t i = 0; i < h->n_tunnels; i++) {
+        if (n >= allocated) {
+            allocated = allocated ? allocated * 2 : 16;
+            specs = xrealloc(specs, allocated * sizeof *specs);
+        }
+        specs[n++] = (struct vswitch_port_spec) {
+            .name = h->tunnels[i].port,
+            .tunnel_peer = h->tunnels[i].peer,
+            .remote_ip = h->tunnels[i].remote_ip,
+        };
+    }
     vswitch_db_set_ports(h->db, specs, n);
     free(specs);
     h->ports_pushed = true;
     h->pushed_generation = ih->generation;
+    h->pushed_tunnels_version = h->tunnels_version;
     h->placement_seqno = 0;         /* Look at every port again. */
+}
+
+static void
+free_vm_ports(struct host *h)
+{
+    for (size_t i = 0; i < h->n_vm_ports; i++) {
+        struct host_vm_port *p = &h->vm_ports[i];
+        free(p->tap);
+        free(p->mac);
+        free(p->segment);
+        free(p->vm);
+        for (size_t j = 0; j < p->n_labels; j++) {
+            free(p->labels[j]);
+        }
+        free(p->labels);
+    }
+    free(h->vm_ports);
+    h->vm_ports = NULL;
+    h->n_vm_ports = 0;
+}
+
+static bool
+same_vm_port(const struct host_vm_port *a, const struct vswitch_vm_port *b)
+{
+    return (!strcmp(a->tap, b->name) && !strcmp(a->mac, b->mac)
+            && !strcmp(a->segment, b->segment) && a->ofport == b->ofport);
+}
+
+/* Copies what OVSDB says about placed VM ports and tunnel ports, when it
+ * changed.  While the database is unreachable the last copy stays. */
+static void
+read_ports(struct host *h)
+{
+    unsigned int seqno = vswitch_db_get_seqno(h->db);
+    if (vswitch_db_get_state(h->db, NULL) != VSWITCH_DB_SYNCED
+        || seqno == h->ports_seqno) {
+        return;
+    }
+    h->ports_seqno = seqno;
+    h->ports_known = true;
+
+    bool changed = false;
+    struct vswitch_tunnel_port *tunnels;
+    size_t n_tunnels = vswitch_db_get_tunnels(h->db, &tunnels);
+    bool same_tunnels = n_tunnels == h->n_tunnel_ports;
+    for (size_t i = 0; same_tunnels && i < n_tunnels; i++) {
+        same_tunnels = (!strcmp(tunnels[i].peer, h->tunnel_ports[i].peer)
+                        && tunnels[i].ofport == h->tunnel_ports[i].ofport);
+    }
+    if (!same_tunnels) {
+        free_tunnel_ports(h);
+        h->tunnel_ports = xcalloc(n_tunnels, sizeof *h->tunnel_ports);
+        h->n_tunnel_ports = n_tunnels;
+        for (size_t i = 0; i < n_tunnels; i++) {
+            h->tunnel_ports[i].peer = xstrdup(tunnels[i].peer);
+            h->tunnel_ports[i].ofport = tunnels[i].ofport;
+        }
+        changed = true;
+    }
+    free(tunnels);
+
+    struct vswitch_vm_port *ports;
+    size_t n = vswitch_db_get_vm_ports(h->db, &ports);
+    bool same = n == h->n_vm_ports;
+    for (size_t i = 0; same && i < n; i++) {
+        same = same_vm_port(&h->vm_ports[i], &ports[i]);
+    }
+    if (!same) {
+        free_vm_ports(h);
+        h->vm_ports = xcalloc(n, sizeof *h->vm_ports);
+        h->n_vm_ports = n;
+        for (size_t i = 0; i < n; i++) {
+            struct host_vm_port *p = &h->vm_ports[i];
+            p->tap = xstrdup(ports[i].name);
+            p->mac = xstrdup(ports[i].mac);
+            p->segment = xstrdup(ports[i].segment);
+            p->vm = xstrdup(ports[i].vm_name);
+            p->ofport = ports[i].ofport;
+            for (const char *s = ports[i].groups; s && *s; ) {
+                size_t len = strcspn(s, ",");
+                if (len) {
+                    p->labels = xrealloc(p->labels, (p->n_labels + 1)
+                                         * sizeof *p->labels);
+                    p->labels[p->n_labels++] = xmemdup(s, len + 1);
+                    p->labels[p->n_labels - 1][len] = '\0';
+                }
+                s += len + (s[len] == ',');
+            }
+        }
+        changed = true;
+    }
+    free(ports);
+    if (changed) {
+        h->ports_version++;
+        ovs_loop_request_run();
+    }
+}
+
+size_t
+host_get_vm_ports(const struct host *h, const struct host_vm_port **ports)
+{
+    *ports = h->vm_ports;
+    return h->n_vm_ports;
+}
+
+int
+host_get_tunnel_ofport(const struct host *h, const char *peer)
+{
+    for (size_t i = 0; i < h->n_tunnel_ports; i++) {
+        if (!strcmp(h->tunnel_ports[i].peer, peer)) {
+            return h->tunnel_ports[i].ofport;
+        }
+    }
+    return 0;
+}
+
+static void
+free_tunnel_ports(struct host *h)
+{
+    for (size_t i = 0; i < h->n_tunnel_ports; i++) {
+        free(h->tunnel_ports[i].peer);
+    }
+    free(h->tunnel_ports);
+    h->tunnel_ports = NULL;
+    h->n_tunnel_ports = 0;
+}
+
+bool
+host_ports_known(const struct host *h)
+{
+    return h->ports_known;
+}
+
+unsigned int
+host_get_ports_version(const struct host *h)
+{
+    return h->ports_version;
+}
+
+/* "vx-PEER" when it fits in an interface name, else "vx-" and a hash. */
+static char *
+tunnel_port_name(const char *peer)
+{
+    if (strlen(peer) <= 12) {
+        return xasprintf("vx-%s", peer);
+    }
+    uint32_t hash = 2166136261u;
+    for (const char *s = peer; *s; s++) {
+        hash = (hash ^ (unsigned char) *s) * 16777619u;
+    }
+    return xasprintf("vx-%08x", hash);
+}
+
+static void
+free_tunnels(struct host *h)
+{
+    for (size_t i = 0; i < h->n_tunnels; i++) {
+        free(h->tunnels[i].peer);
+        free(h->tunnels[i].remote_ip);
+        free(h->tunnels[i].port);
+    }
+    free(h->tunnels);
+    h->tunnels = NULL;
+    h->n_tunnels = 0;
+}
+
+void
+host_set_tunnels(struct host *h, const struct host_tunnel *tunnels, size_t n)
+{
+    bool same = h->tunnels_known && n == h->n_tunnels;
+    for (size_t i = 0; same && i < n; i++) {
+        same = (!strcmp(h->tunnels[i].peer, tunnels[i].peer)
+                && !strcmp(h->tunnels[i].remote_ip, tunnels[i].remote_ip));
+    }
+    if (same) {
+        return;
+    }
+    free_tunnels(h);
+    h->tunnels = xcalloc(n, sizeof *h->tunnels);
+    h->n_tunnels = n;
+    for (size_t i = 0; i < n; i++) {
+        h->tunnels[i].peer = xstrdup(tunnels[i].peer);
+        h->tunnels[i].remote_ip = xstrdup(tunnels[i].remote_ip);
+        h->tunnels[i].port = tunnel_port_name(tunnels[i].peer);
+    }
+    h->tunnels_known = true;
+    h->tunnels_version++;
+    ovs_loop_request_run();
 }
 
 /* Logs, once per reason, each vNIC of this host that cannot be placed. */
@@ -378,6 +617,7 @@ host_run(void *h_)
     push_ports(h);
     update_placement(h);
     report_unplaced(h);
+    read_ports(h);
 }
 
 static void
@@ -411,6 +651,15 @@ host_get_dpid(const struct host *h)
     return h->dpid;
 }
 
+/* Hands the wanted flows to the switch's reconciler. */
+static void
+push_flows(struct host *h)
+{
+    if (h->sw && h->flows_known) {
+        of_switch_set_flows(h->sw, h->flows.flows, h->flows.n);
+    }
+}
+
 void
 host_attach_switch(struct host *h, struct of_switch *sw)
 {
@@ -425,7 +674,42 @@ host_attach_switch(struct host *h, struct of_switch *sw)
                   of_switch_get_version(sw), of_switch_get_n_tables(sw));
     }
     h->sw = sw;
+    push_flows(h);
     ovs_loop_request_run();     /* Let the state machine see it now. */
+}
+
+static bool
+flow_sets_equal(const struct weft_flow_set *a, const struct weft_flow_set *b)
+{
+    if (a->n != b->n) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        const struct weft_flow *x = &a->flows[i], *y = &b->flows[i];
+        if (x->table != y->table || x->priority != y->priority
+            || x->cookie != y->cookie || strcmp(x->match, y->match)
+            || strcmp(x->actions, y->actions)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool
+host_set_flows(struct host *h, const struct weft_flow_set *flows)
+{
+    if (h->flows_known && flow_sets_equal(&h->flows, flows)) {
+        return false;
+    }
+    weft_flow_set_clear(&h->flows);
+    for (size_t i = 0; i < flows->n; i++) {
+        const struct weft_flow *f = &flows->flows[i];
+        weft_flow_set_add(&h->flows, f->table, f->priority, f->cookie,
+                          f->match, f->actions);
+    }
+    h->flows_known = true;
+    push_flows(h);
+    return true;
 }
 
 void
@@ -464,7 +748,19 @@ host_get_status(const struct host *h, long long int now,
         .libvirt_state = (h->libvirt_up ? "connected"
                           : h->libvirt_error ? h->libvirt_error
                           : "connecting"),
+        .n_flows_desired = h->flows_known ? h->flows.n : 0,
+        .n_tunnels = h->n_tunnels,
     };
+    if (h->sw) {
+        struct of_switch_flow_stats fs;
+        of_switch_get_flow_stats(h->sw, &fs);
+        st->flows_synced = fs.synced;
+        st->n_flows_installed = fs.n_installed;
+        st->n_flow_mods = fs.n_flow_mods;
+        st->n_flow_errors = fs.n_errors;
+        st->flow_state = fs.state;
+        st->flow_error = fs.last_error;
+    }
     vswitch_db_get_state(h->db, &st->ovsdb_detail);
 }
 
@@ -490,7 +786,18 @@ host_format_status(const struct host *h, long long int now, FILE *out)
         fprintf(out, "  retry: in %.1f s (%u failed attempts)\n",
                 st.retry_secs, st.n_failures);
     }
-    fprintf(out, "  tunnel-ip: %s\n", st.tunnel_ip);
+    fprintf(out, "  tunnel-ip: %s, %zu tunnels\n", st.tunnel_ip,
+            st.n_tunnels);
+    fprintf(out, "  flows: %zu wanted", st.n_flows_desired);
+    if (st.openflow_peer) {
+        fprintf(out, ", %u installed, %s, %llu flow_mods this connection",
+                st.n_flows_installed, st.flows_synced ? "in sync"
+                : st.flow_state ? st.flow_state : "?", st.n_flow_mods);
+        if (st.flow_error) {
+            fprintf(out, ", last error: %s", st.flow_error);
+        }
+    }
+    fputc('\n', out);
     if (st.libvirt_uri) {
         fprintf(out, "  libvirt: %s (%s)\n", st.libvirt_uri,
                 st.libvirt_state);

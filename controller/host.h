@@ -5,6 +5,8 @@
 #ifndef WEFT_HOST_H
 #define WEFT_HOST_H 1
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -40,6 +42,45 @@ uint64_t host_get_dpid(const struct host *);
 void host_attach_switch(struct host *, struct of_switch *);
 void host_detach_switch(struct host *, struct of_switch *);
 
+/* The VXLAN tunnels this host's bridge should have, one per peer host that
+ * shares segments with it (computed by datapath.c).  Until the first call
+ * the host places no ports at all, so that a restarted weftd never removes
+ * a tunnel it has not yet decided about. */
+struct host_tunnel {
+    const char *peer;           /* Peer host's name. */
+    const char *remote_ip;      /* Peer's tunnel endpoint. */
+};
+void host_set_tunnels(struct host *, const struct host_tunnel *, size_t n);
+
+/* The VM ports placed on this host's bridge, as its OVSDB last said (kept
+ * while the database is unreachable).  '*ports' points into the host. */
+struct host_vm_port {
+    char *tap;
+    char *mac;
+    char *segment;
+    char *vm;
+    char **labels;
+    size_t n_labels;
+    int ofport;
+};
+size_t host_get_vm_ports(const struct host *, const struct host_vm_port **);
+
+/* OpenFlow port of this host's tunnel to 'peer', 0 if none (yet). */
+int host_get_tunnel_ofport(const struct host *, const char *peer);
+
+/* True once the host's OVSDB has been read at least once since weftd
+ * started: its placed ports are known. */
+bool host_ports_known(const struct host *);
+
+/* Bumped whenever host_get_vm_ports() or the tunnel ports change. */
+unsigned int host_get_ports_version(const struct host *);
+
+/* Sets the flows this host's switch should have (copied).  They are
+ * reconciled with what the switch has now and after every reconnect.
+ * Returns true if they differ from the previous set. */
+struct weft_flow_set;
+bool host_set_flows(struct host *, const struct weft_flow_set *);
+
 /* A snapshot of a host for status output; strings valid until the next
  * loop iteration. */
 struct host_status {
@@ -59,6 +100,15 @@ struct host_status {
     const char *tunnel_ip;
     const char *libvirt_uri;        /* NULL: not configured. */
     const char *libvirt_state;      /* "connected", "connecting" or why. */
+    size_t n_tunnels;
+    size_t n_flows_desired;
+    /* From the switch's flow reconciler (zero when not connected). */
+    bool flows_synced;
+    unsigned int n_flows_installed;
+    unsigned long long n_flow_mods;     /* On this connection. */
+    unsigned long long n_flow_errors;
+    const char *flow_state;
+    const char *flow_error;
 };
 
 void host_get_status(const struct host *, long long int now_ms,

@@ -404,7 +404,7 @@ pack_host(msgpack_packer *pk, const struct host *h, long long int now)
 
     host_get_status(h, now, &st);
     snprintf(dpid, sizeof dpid, "%016"PRIx64, st.dpid);
-    msgpack_pack_map(pk, 13);
+    msgpack_pack_map(pk, 19);
     rpc_pack_kv_string(pk, "name", st.name);
     rpc_pack_kv_string(pk, "state", host_state_to_string(st.state));
     rpc_pack_kv_double(pk, "state_secs", st.state_secs);
@@ -419,6 +419,12 @@ pack_host(msgpack_packer *pk, const struct host *h, long long int now)
     rpc_pack_kv_string(pk, "tunnel_ip", st.tunnel_ip);
     rpc_pack_kv_string(pk, "libvirt", st.libvirt_uri ? st.libvirt_state
                                                      : NULL);
+    rpc_pack_kv_uint(pk, "tunnels", st.n_tunnels);
+    rpc_pack_kv_uint(pk, "flows_wanted", st.n_flows_desired);
+    rpc_pack_kv_uint(pk, "flows_installed", st.n_flows_installed);
+    rpc_pack_kv_bool(pk, "flows_synced", st.flows_synced);
+    rpc_pack_kv_uint(pk, "flow_mods", st.n_flow_mods);
+    rpc_pack_kv_string(pk, "flow_error", st.flow_error);
 }
 
 static void

@@ -152,6 +152,7 @@ weftd_run(void *d_)
     if (d->listener) {
         of_listener_run(d->listener);
     }
+    datapath_run(&d->datapath, d);
     if (d->ctl) {
         ctl_server_run(d->ctl);
     }
@@ -539,6 +540,7 @@ main(int argc, char *argv[])
 
     ovs_loop_init(d.loop, argv[0]);
     inventory_init(&d.inventory);
+    datapath_init(&d.datapath, (long long int) (ev_now(d.loop) * 1000.0));
     virt_host_global_init();
     /* With a policy database, segments must exist in the policy, and
      * nothing is placed or removed before it has been read. */

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "datapath.h"
 #include "inventory.h"
 #include "policy-store.h"
 #include "weft-config.h"
@@ -29,6 +30,7 @@ struct weftd {
     struct rpc_server *rpc;
     struct inventory inventory;
     struct policy_store policy;
+    struct datapath datapath;
     ev_signal sigterm, sigint, sighup;
     bool exiting;
 };

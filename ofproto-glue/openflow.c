@@ -17,6 +17,7 @@
 #include "openvswitch/vconn.h"
 #include "util.h"
 
+#include "flow-table.h"
 #include "log.h"
 
 WEFT_LOG_MODULE(openflow);
@@ -42,6 +43,7 @@ struct of_switch {
     uint64_t dpid;
     unsigned int n_tables;
     void *owner;                    /* From switch_up(), or NULL. */
+    struct flow_table *ft;          /* Once identified. */
 };
 
 struct of_listener {
@@ -78,6 +80,7 @@ static void
 switch_free(struct of_switch *sw)
 {
     ovs_list_remove(&sw->node);
+    flow_table_destroy(sw->ft);
     rconn_destroy(sw->rconn);
     free(sw->peer);
     free(sw);
@@ -132,6 +135,15 @@ send_msg(struct of_switch *sw, struct ofpbuf *msg)
 }
 
 static void
+flows_reconciled(void *sw_)
+{
+    struct of_switch *sw = sw_;
+    if (sw->owner && sw->listener->cbs.flows_reconciled) {
+        sw->listener->cbs.flows_reconciled(sw->owner, sw);
+    }
+}
+
+static void
 handle_features_reply(struct of_switch *sw, struct ofpbuf *msg)
 {
     struct ofputil_switch_features features;
@@ -148,6 +160,8 @@ handle_features_reply(struct of_switch *sw, struct ofpbuf *msg)
     sw->identified = true;
     sw->dpid = features.datapath_id;
     sw->n_tables = features.n_tables;
+    /* Before switch_up(), which may already give the switch its flows. */
+    sw->ft = flow_table_create(sw->rconn, sw->peer, flows_reconciled, sw);
     sw->owner = sw->listener->cbs.switch_up(sw->listener->aux, sw, sw->dpid);
     if (!sw->owner) {
         rconn_disconnect(sw->rconn);
@@ -160,6 +174,9 @@ handle_msg(struct of_switch *sw, struct ofpbuf *msg)
     const struct ofp_header *oh = msg->data;
     enum ofptype type;
 
+    if (sw->ft && flow_table_recv(sw->ft, oh)) {
+        return;
+    }
     if (ofptype_decode(&type, oh)) {
         WEFT_WARN("%s: undecodable OpenFlow message (type %"PRIu8"); "
                   "ignored", sw->peer, oh->type);
@@ -205,6 +222,9 @@ switch_run(struct of_switch *sw)
         handle_msg(sw, msg);
         ofpbuf_delete(msg);
     }
+    if (sw->ft) {
+        flow_table_run(sw->ft);
+    }
     return rconn_is_alive(sw->rconn);
 }
 
@@ -234,6 +254,9 @@ of_listener_wait(struct of_listener *l)
     LIST_FOR_EACH (sw, node, &l->switches) {
         rconn_run_wait(sw->rconn);
         rconn_recv_wait(sw->rconn);
+        if (sw->ft) {
+            flow_table_wait(sw->ft);
+        }
     }
 }
 
@@ -275,4 +298,28 @@ unsigned int
 of_switch_get_n_tables(const struct of_switch *sw)
 {
     return sw->n_tables;
+}
+
+void
+of_switch_set_flows(struct of_switch *sw, const struct weft_flow *flows,
+                    size_t n)
+{
+    if (!sw->ft) {
+        /* Owners get switches from switch_up(), when 'ft' exists. */
+        WEFT_WARN("%s: flows given before the switch was identified; "
+                  "ignored", sw->peer);
+        return;
+    }
+    flow_table_set_flows(sw->ft, flows, n);
+}
+
+void
+of_switch_get_flow_stats(const struct of_switch *sw,
+                         struct of_switch_flow_stats *stats)
+{
+    if (sw->ft) {
+        flow_table_get_stats(sw->ft, stats);
+    } else {
+        *stats = (struct of_switch_flow_stats) { .state = "unidentified" };
+    }
 }

@@ -9,15 +9,19 @@
  *
  * The listener negotiates OpenFlow 1.3 to 1.5, asks each new switch for its
  * features, answers echo requests, and hands the switch to its owner once
- * the datapath ID is known. */
+ * the datapath ID is known.  The owner then says which flows it wants on the
+ * switch (of_switch_set_flows()); the flow reconciler (flow-table.c) makes
+ * the switch's flow table match, sending only the difference. */
 #ifndef WEFT_OPENFLOW_H
 #define WEFT_OPENFLOW_H 1
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct of_listener;
 struct of_switch;
+struct weft_flow;
 
 struct of_listener_callbacks {
     /* A switch identified itself as 'dpid'.  Returns the owner to attach it
@@ -27,6 +31,12 @@ struct of_listener_callbacks {
     /* The connection of a switch that had been attached to 'owner' is gone.
      * The switch object is freed right after this returns. */
     void (*switch_down)(void *owner, struct of_switch *);
+
+    /* Optional.  A reconciliation of the flows given to of_switch_set_flows()
+     * ended, in success or failure: of_switch_get_flow_stats() says which.
+     * Called from of_listener_run(); the owner may call
+     * of_switch_set_flows() from here. */
+    void (*flows_reconciled)(void *owner, struct of_switch *);
 };
 
 /* Listens on 'target' ("ptcp:PORT[:IP]" or "pssl:PORT[:IP]").  Returns 0
@@ -55,5 +65,63 @@ const char *of_switch_get_peer(const struct of_switch *);
 const char *of_switch_get_version(const struct of_switch *);
 /* Number of tables the switch reported. */
 unsigned int of_switch_get_n_tables(const struct of_switch *);
+
+
+/* Flows.
+ *
+ * Sets the flows Weft wants on 'sw' to the 'n' flows in 'flows' (copied;
+ * see controller/flow.h).  Every cookie must carry WEFT_COOKIE_MARK: the
+ * reconciler owns exactly the flows with that mark and never touches the
+ * others.  Each distinct flow is parsed once per connection; one that does
+ * not parse, lacks the mark, or clashes with an earlier flow of the set
+ * (same table, priority and match, other actions) is logged with its text,
+ * skipped and counted in the stats; the others go ahead.
+ *
+ * Reconciliation is asynchronous.  The first call on a connection reads
+ * back the Weft-marked flows the switch already has, so that a reconnect
+ * (of weftd or of the switch's connection) sends only what differs:
+ * nothing, if the flows did not change.  Each round then sends deletes,
+ * modifies and adds as one atomic bundle (OpenFlow 1.4 and later), or as
+ * plain flow mods followed by a barrier (OpenFlow 1.3).  A call while a
+ * round is in flight is reconciled when that round ends.  If the switch
+ * refuses a round, the error is logged with the guilty flow's text and
+ * nothing is retried until the next call or reconnect.  With a bundle the
+ * switch keeps its previous flows; in OpenFlow 1.3 part of the round may
+ * have gone in, so the next round reads the flows back first.
+ *
+ * of_switch objects die with their connection, and the desired flows with
+ * them: the owner gives them again to the next connection. */
+void of_switch_set_flows(struct of_switch *sw, const struct weft_flow *flows,
+                         size_t n);
+
+struct of_switch_flow_stats {
+    /* The set last given to of_switch_set_flows(). */
+    unsigned int n_desired;         /* Flows to install. */
+    unsigned int n_invalid;         /* Flows skipped: see above. */
+
+    /* Weft's flows on the switch, as last read back or acknowledged.  Not
+     * known before the first read-back. */
+    unsigned int n_installed;
+
+    /* Since the connection was made. */
+    unsigned long long n_rounds;    /* Reconciliations ended. */
+    unsigned long long n_flow_mods; /* Flow mods sent. */
+    unsigned long long n_bundles;   /* Bundles committed successfully. */
+    unsigned long long n_errors;    /* Invalid flows, errors from the
+                                     * switch, unanswered rounds. */
+    unsigned int last_round_ms;     /* Duration of the last round. */
+
+    /* The switch has exactly the desired flows (less the invalid ones),
+     * acknowledged by the switch, and nothing is left to do. */
+    bool synced;
+    const char *state;              /* "idle", "reading", "sending"... */
+
+    /* The last problem, or NULL.  Owned by 'sw'; valid until the next
+     * of_listener_run(). */
+    const char *last_error;
+};
+
+void of_switch_get_flow_stats(const struct of_switch *,
+                              struct of_switch_flow_stats *);
 
 #endif /* openflow.h */

@@ -62,6 +62,8 @@ free_ports(struct vswitch_db *db)
         free(CONST_CAST(char *, p->vm_name));
         free(CONST_CAST(char *, p->segment));
         free(CONST_CAST(char *, p->groups));
+        free(CONST_CAST(char *, p->tunnel_peer));
+        free(CONST_CAST(char *, p->remote_ip));
     }
     free(db->ports);
     db->ports = NULL;
@@ -115,6 +117,7 @@ vswitch_db_create(const char *remote, const struct vswitch_bridge_spec *spec)
     ovsdb_idl_add_column(db->idl, &ovsrec_interface_col_external_ids);
     ovsdb_idl_add_column(db->idl, &ovsrec_interface_col_ofport);
     ovsdb_idl_add_column(db->idl, &ovsrec_interface_col_error);
+    ovsdb_idl_add_column(db->idl, &ovsrec_interface_col_options);
 
     db->state = VSWITCH_DB_CONNECTING;
     snprintf(db->detail, sizeof db->detail, "connecting to %s", remote);
@@ -262,12 +265,17 @@ find_wanted_port(const struct vswitch_db *db, const char *name)
     return NULL;
 }
 
-/* The external_ids Weft keeps on a VM port's Interface. */
+/* The external_ids Weft keeps on a port's Interface. */
 static void
 wanted_iface_ids(const struct vswitch_port_spec *p, const struct smap *old,
                  struct smap *ids)
 {
     smap_clone(ids, old);
+    smap_replace(ids, "weft-owned", "true");
+    if (p->tunnel_peer) {
+        smap_replace(ids, "weft-tunnel-peer", p->tunnel_peer);
+        return;
+    }
     smap_replace(ids, "iface-id", p->iface_id);
     smap_replace(ids, "attached-mac", p->mac);
     smap_replace(ids, "vm-uuid", p->vm_uuid);
@@ -279,7 +287,33 @@ wanted_iface_ids(const struct vswitch_port_spec *p, const struct smap *old,
     } else {
         smap_remove(ids, "weft-groups");
     }
-    smap_replace(ids, "weft-owned", "true");
+}
+
+/* The type and options a wanted port's Interface must have; false if they
+ * are not what the Interface has. */
+static bool
+iface_type_ok(const struct vswitch_port_spec *p,
+              const struct ovsrec_interface *iface)
+{
+    if (!p->tunnel_peer) {
+        return true;        /* A tap: whatever type libvirt or we gave. */
+    }
+    const char *ip = smap_get(&iface->options, "remote_ip");
+    const char *key = smap_get(&iface->options, "key");
+    return (!strcmp(iface->type, "vxlan") && ip && !strcmp(ip, p->remote_ip)
+            && key && !strcmp(key, "flow"));
+}
+
+static void
+set_iface_type(const struct vswitch_port_spec *p,
+               const struct ovsrec_interface *iface)
+{
+    struct smap options = SMAP_INITIALIZER(&options);
+    smap_add(&options, "remote_ip", p->remote_ip);
+    smap_add(&options, "key", "flow");
+    ovsrec_interface_set_type(iface, "vxlan");
+    ovsrec_interface_set_options(iface, &options);
+    smap_destroy(&options);
 }
 
 static bool
@@ -341,6 +375,11 @@ configure_ports(struct vswitch_db *db, const struct ovsrec_bridge *br,
             n_update++;
         }
         smap_destroy(&ids);
+        if (!iface_type_ok(want, iface)) {
+            NEED_TXN();
+            set_iface_type(want, iface);
+            n_update++;
+        }
         if (!is_weft_owned(&port->external_ids)) {
             /* Adopt: e.g. libvirt plugged it with <virtualport>. */
             NEED_TXN();
@@ -367,6 +406,9 @@ configure_ports(struct vswitch_db *db, const struct ovsrec_bridge *br,
         wanted_iface_ids(want, &empty, &ids);
         ovsrec_interface_set_external_ids(iface, &ids);
         smap_destroy(&ids);
+        if (want->tunnel_peer) {
+            set_iface_type(want, iface);
+        }
 
         struct ovsrec_port *port = ovsrec_port_insert(*txnp);
         ovsrec_port_set_name(port, want->name);
@@ -545,12 +587,14 @@ vswitch_db_set_ports(struct vswitch_db *db,
         const struct vswitch_port_spec *src = &ports[i];
         struct vswitch_port_spec *dst = &db->ports[i];
         dst->name = xstrdup(src->name);
-        dst->iface_id = xstrdup(src->iface_id);
-        dst->mac = xstrdup(src->mac);
-        dst->vm_uuid = xstrdup(src->vm_uuid);
-        dst->vm_name = xstrdup(src->vm_name);
-        dst->segment = xstrdup(src->segment);
+        dst->iface_id = nullable_xstrdup(src->iface_id);
+        dst->mac = nullable_xstrdup(src->mac);
+        dst->vm_uuid = nullable_xstrdup(src->vm_uuid);
+        dst->vm_name = nullable_xstrdup(src->vm_name);
+        dst->segment = nullable_xstrdup(src->segment);
         dst->groups = nullable_xstrdup(src->groups);
+        dst->tunnel_peer = nullable_xstrdup(src->tunnel_peer);
+        dst->remote_ip = nullable_xstrdup(src->remote_ip);
     }
     db->ports_known = true;
     /* Reconciled at the next run, or right after the transaction in
@@ -592,6 +636,70 @@ vswitch_db_port_state(const struct vswitch_db *db, const char *name,
         return VSWITCH_PORT_ERROR;
     }
     return VSWITCH_PORT_ABSENT;
+}
+
+size_t
+vswitch_db_get_vm_ports(const struct vswitch_db *db,
+                        struct vswitch_vm_port **portsp)
+{
+    const struct ovsrec_bridge *br = find_bridge(db);
+    struct vswitch_vm_port *ports = xcalloc(br ? br->n_ports + 1 : 1,
+                                            sizeof *ports);
+    size_t n = 0;
+
+    for (size_t i = 0; br && i < br->n_ports; i++) {
+        const struct ovsrec_port *port = br->ports[i];
+        if (!is_weft_owned(&port->external_ids) || port->n_interfaces != 1) {
+            continue;
+        }
+        const struct ovsrec_interface *iface = port->interfaces[0];
+        const struct smap *ids = &iface->external_ids;
+        const char *mac = smap_get(ids, "attached-mac");
+        const char *segment = smap_get(ids, "weft-segment");
+        if (smap_get(ids, "weft-tunnel-peer") || !mac || !segment
+            || !iface->n_ofport || iface->ofport[0] <= 0) {
+            continue;
+        }
+        ports[n++] = (struct vswitch_vm_port) {
+            .name = iface->name,
+            .mac = mac,
+            .segment = segment,
+            .vm_name = smap_get_def(ids, "weft-vm", ""),
+            .groups = smap_get(ids, "weft-groups"),
+            .ofport = iface->ofport[0],
+        };
+    }
+    *portsp = ports;
+    return n;
+}
+
+size_t
+vswitch_db_get_tunnels(const struct vswitch_db *db,
+                       struct vswitch_tunnel_port **tunnelsp)
+{
+    const struct ovsrec_bridge *br = find_bridge(db);
+    struct vswitch_tunnel_port *tunnels = xcalloc(br ? br->n_ports + 1 : 1,
+                                                  sizeof *tunnels);
+    size_t n = 0;
+
+    for (size_t i = 0; br && i < br->n_ports; i++) {
+        const struct ovsrec_port *port = br->ports[i];
+        if (!is_weft_owned(&port->external_ids) || port->n_interfaces != 1) {
+            continue;
+        }
+        const struct ovsrec_interface *iface = port->interfaces[0];
+        const char *peer = smap_get(&iface->external_ids,
+                                    "weft-tunnel-peer");
+        if (peer) {
+            tunnels[n++] = (struct vswitch_tunnel_port) {
+                .peer = peer,
+                .ofport = (iface->n_ofport && iface->ofport[0] > 0
+                           ? iface->ofport[0] : 0),
+            };
+        }
+    }
+    *tunnelsp = tunnels;
+    return n;
 }
 
 unsigned int

@@ -52,18 +52,25 @@ void vswitch_db_wait(struct vswitch_db *);
 enum vswitch_db_state vswitch_db_get_state(const struct vswitch_db *,
                                            const char **detail);
 
-/* A VM port Weft wants on the integration bridge. */
+/* A port Weft wants on the integration bridge: a VM's tap, or (with
+ * 'tunnel_peer' set) a VXLAN tunnel towards another host. */
 struct vswitch_port_spec {
-    const char *name;           /* The tap, e.g. "vnet3". */
+    const char *name;           /* The tap, e.g. "vnet3", or "vx-h2". */
+
+    /* VM ports. */
     const char *iface_id;       /* external_ids:iface-id. */
     const char *mac;            /* external_ids:attached-mac. */
     const char *vm_uuid;        /* external_ids:vm-uuid. */
     const char *vm_name;        /* external_ids:weft-vm. */
     const char *segment;        /* external_ids:weft-segment. */
     const char *groups;         /* external_ids:weft-groups, or NULL. */
+
+    /* Tunnels (type vxlan, options:key=flow). */
+    const char *tunnel_peer;    /* external_ids:weft-tunnel-peer. */
+    const char *remote_ip;      /* options:remote_ip. */
 };
 
-/* Sets the complete list of Weft's VM ports on this host (copied).  Ports
+/* Sets the complete list of Weft's ports on this host (copied).  Ports
  * are reconciled from then on: missing ones added (a port of that name
  * already on the bridge, e.g. plugged by libvirt, is adopted, not
  * duplicated), Weft-owned ports not in the list removed, everything else
@@ -83,6 +90,33 @@ enum vswitch_port_state {
 enum vswitch_port_state vswitch_db_port_state(const struct vswitch_db *,
                                               const char *name, int *ofport,
                                               const char **error);
+
+/* A VM port Weft placed, as the database records it (so it is known even
+ * while libvirt is unreachable, and right after a weftd restart). */
+struct vswitch_vm_port {
+    const char *name;
+    const char *mac;
+    const char *segment;
+    const char *vm_name;
+    const char *groups;         /* Comma-separated labels, or NULL. */
+    int ofport;
+};
+
+/* Fills '*ports' (malloc'd; strings valid until the next run) with the
+ * Weft-owned VM ports on the bridge that have an OpenFlow port. */
+size_t vswitch_db_get_vm_ports(const struct vswitch_db *,
+                               struct vswitch_vm_port **ports);
+
+/* A Weft tunnel on the bridge, as the database records it. */
+struct vswitch_tunnel_port {
+    const char *peer;
+    int ofport;                 /* 0 until ovs-vswitchd added it. */
+};
+
+/* Fills '*tunnels' (malloc'd; strings valid until the next run) with every
+ * Weft tunnel on the bridge, wanted or not. */
+size_t vswitch_db_get_tunnels(const struct vswitch_db *,
+                              struct vswitch_tunnel_port **tunnels);
 
 /* Changes whenever the database contents seen by this session change. */
 unsigned int vswitch_db_get_seqno(const struct vswitch_db *);

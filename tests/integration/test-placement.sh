@@ -59,6 +59,21 @@ lab vm-del vm2
 wait_until 10 "t-vm2 removed after undefine" no_port h2 t-vm2
 pass "stop removes, start re-places (same iface-id), undefine removes"
 
+# A tap libvirt plugged itself (<virtualport type='openvswitch'/>; the test
+# driver does not touch OVS, so the test plugs it as libvirt would) is
+# adopted, not duplicated.
+lab vm-add h2 plugged --segment db --virtualport --no-start >/dev/null
+lab exec h2 ovs-vsctl add-port br-int t-plugged -- set interface t-plugged \
+    external_ids:iface-id=from-libvirt
+lab vm-start plugged
+wait_until 10 "t-plugged adopted" sh -c "[ \"\$($WEFT_TOP/tools/lab --lab \
+    $LAB_NAME exec h2 ovs-vsctl --if-exists get port t-plugged \
+    external_ids:weft-owned)\" = '\"true\"' ]"
+[ "$(lab exec h2 ovs-vsctl list-ports br-int | grep -c '^t-plugged$')" = 1 ] \
+    || fail "t-plugged duplicated"
+[ "$(iface_id h2 t-plugged weft-segment)" = db ] || fail "adopted port not tagged"
+pass "a port libvirt plugged is adopted, not duplicated"
+
 # Unplaceable interfaces: no segment, a MAC already used on another host.
 lab vm-add h2 nosegment >/dev/null
 lab vm-add h2 dupmac --mac "$mac1" --segment web >/dev/null

@@ -1,0 +1,181 @@
+/* From placed ports and policy to tunnels and flows (see datapath.h). */
+#include "datapath.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "flow.h"
+#include "host.h"
+#include "log.h"
+#include "pipeline.h"
+#include "policy.h"
+#include "weftd.h"
+#include "xalloc.h"
+
+WEFT_LOG_MODULE(datapath);
+
+void
+datapath_init(struct datapath *dp, long long int now_ms)
+{
+    memset(dp, 0, sizeof *dp);
+    dp->started_ms = now_ms;
+}
+
+static uint64_t
+mix(uint64_t hash, uint64_t value)
+{
+    return (hash ^ value) * 0x100000001b3ULL;
+}
+
+/* Everything the compute depends on, cheaply: when this is unchanged, so
+ * are all hosts' tunnels and flows. */
+static uint64_t
+input_signature(const struct weftd *d)
+{
+    uint64_t sig = mix(0xcbf29ce484222325ULL, d->policy.generation);
+    sig = mix(sig, (uintptr_t) d->policy.current);
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        sig = mix(sig, (uintptr_t) d->hosts[i]);
+        sig = mix(sig, host_get_ports_version(d->hosts[i]));
+        sig = mix(sig, host_ports_known(d->hosts[i]));
+    }
+    return sig;
+}
+
+static bool
+settled(struct datapath *dp, const struct weftd *d, long long int now)
+{
+    if (d->inventory.hold) {
+        return false;           /* Policy not read yet. */
+    }
+    if (now - dp->started_ms >= DATAPATH_SETTLE_MS) {
+        return true;
+    }
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        if (!host_ports_known(d->hosts[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The compiler's view of every host's placed vNICs and tunnels. */
+static void
+build_input(const struct weftd *d, struct pipeline_input *in)
+{
+    size_t n_vnics = 0, n_tunnels = 0;
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        const struct host_vm_port *ports;
+        n_vnics += host_get_vm_ports(d->hosts[i], &ports);
+        n_tunnels += d->n_hosts;
+    }
+
+    struct pipeline_vnic *vnics = xcalloc(n_vnics, sizeof *vnics);
+    struct pipeline_tunnel *tunnels = xcalloc(n_tunnels, sizeof *tunnels);
+    n_vnics = n_tunnels = 0;
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        const struct host *h = d->hosts[i];
+        const struct host_vm_port *ports;
+        size_t n = host_get_vm_ports(h, &ports);
+        for (size_t j = 0; j < n; j++) {
+            if (!policy_find_segment(d->policy.current, ports[j].segment)) {
+                continue;   /* Placed under an older policy: no flows. */
+            }
+            vnics[n_vnics++] = (struct pipeline_vnic) {
+                .host = host_get_name(h),
+                .vm = ports[j].vm,
+                .tap = ports[j].tap,
+                .mac = ports[j].mac,
+                .segment = ports[j].segment,
+                .labels = (const char *const *) ports[j].labels,
+                .n_labels = ports[j].n_labels,
+                .ofport = ports[j].ofport,
+            };
+        }
+        for (size_t j = 0; j < d->n_hosts; j++) {
+            const struct host *peer = d->hosts[j];
+            int ofport = host_get_tunnel_ofport(h, host_get_name(peer));
+            if (peer != h && ofport > 0) {
+                tunnels[n_tunnels++] = (struct pipeline_tunnel) {
+                    .host = host_get_name(h),
+                    .peer = host_get_name(peer),
+                    .ofport = ofport,
+                };
+            }
+        }
+    }
+    *in = (struct pipeline_input) {
+        .policy = d->policy.current,
+        .vnics = vnics,
+        .n_vnics = n_vnics,
+        .tunnels = tunnels,
+        .n_tunnels = n_tunnels,
+    };
+}
+
+static double
+cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+void
+datapath_run(struct datapath *dp, struct weftd *d)
+{
+    long long int now = (long long int) (ev_now(d->loop) * 1000.0);
+    if (!settled(dp, d, now)) {
+        return;
+    }
+    dp->stats.settled = true;
+    uint64_t sig = input_signature(d);
+    if (sig == dp->input_signature) {
+        return;
+    }
+    dp->input_signature = sig;
+
+    double start = cpu_ms();
+    struct pipeline_input in;
+    build_input(d, &in);
+
+    struct pipeline_plan *plan = pipeline_plan_create(&in);
+    struct weft_flow_set flows;
+    weft_flow_set_init(&flows);
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        struct host *h = d->hosts[i];
+        const char *name = host_get_name(h);
+
+        struct host_tunnel *tunnels = xcalloc(d->n_hosts,
+                                              sizeof *tunnels);
+        size_t n = 0;
+        for (size_t j = 0; j < d->n_hosts; j++) {
+            const struct host *peer = d->hosts[j];
+            if (peer != h && pipeline_plan_hosts_need_tunnel(
+                    plan, name, host_get_name(peer))) {
+                tunnels[n++] = (struct host_tunnel) {
+                    .peer = host_get_name(peer),
+                    .remote_ip = host_get_config(peer)->tunnel_ip,
+                };
+            }
+        }
+        host_set_tunnels(h, tunnels, n);
+        free(tunnels);
+
+        pipeline_plan_compute_host(plan, name, &flows);
+        dp->stats.n_host_computes++;
+        if (host_set_flows(h, &flows)) {
+            dp->stats.n_hosts_changed++;
+        }
+    }
+    weft_flow_set_destroy(&flows);
+    pipeline_plan_destroy(plan);
+    free((void *) in.vnics);
+    free((void *) in.tunnels);
+
+    dp->stats.n_computes++;
+    dp->stats.last_compute_ms = cpu_ms() - start;
+    WEFT_DBG("recomputed %zu hosts in %.2f ms (%zu vNICs)", d->n_hosts,
+             dp->stats.last_compute_ms, in.n_vnics);
+}

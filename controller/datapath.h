@@ -1,0 +1,39 @@
+/* The cluster-wide step from "what is placed where" to "what each switch
+ * does": builds the pipeline compiler's input from every host's placed
+ * ports (as their OVSDB records them) and the policy in force, decides
+ * which hosts need tunnels to which, and hands each host its flows.
+ *
+ * It waits until the policy has been read and every host's ports are known
+ * (or DATAPATH_SETTLE_MS has passed since start), so that a restarted weftd
+ * computes exactly what it computed before and changes nothing in the
+ * switches. */
+#ifndef WEFT_DATAPATH_H
+#define WEFT_DATAPATH_H 1
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct weftd;
+
+#define DATAPATH_SETTLE_MS 10000
+
+struct datapath_stats {
+    unsigned long long n_computes;      /* Times anything was recomputed. */
+    unsigned long long n_host_computes; /* Hosts whose flows were computed. */
+    unsigned long long n_hosts_changed; /* ... and came out different. */
+    double last_compute_ms;             /* CPU time of the last compute. */
+    bool settled;                       /* Computing at all. */
+};
+
+struct datapath {
+    uint64_t input_signature;           /* Of what the last compute saw. */
+    long long int started_ms;
+    struct datapath_stats stats;
+};
+
+void datapath_init(struct datapath *, long long int now_ms);
+
+/* Recomputes what changed since the last call. */
+void datapath_run(struct datapath *, struct weftd *);
+
+#endif /* datapath.h */

@@ -1,0 +1,98 @@
+/* Sets of flows in ovs-ofctl text (see flow.h). */
+#include "flow.h"
+#include "xalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void
+weft_flow_set_init(struct weft_flow_set *set)
+{
+    memset(set, 0, sizeof *set);
+}
+
+void
+weft_flow_set_destroy(struct weft_flow_set *set)
+{
+    if (set) {
+        weft_flow_set_clear(set);
+        free(set->flows);
+        memset(set, 0, sizeof *set);
+    }
+}
+
+void
+weft_flow_set_clear(struct weft_flow_set *set)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        free(set->flows[i].match);
+        free(set->flows[i].actions);
+    }
+    set->n = 0;
+}
+
+void
+weft_flow_set_add(struct weft_flow_set *set, uint8_t table,
+                  uint16_t priority, uint64_t cookie,
+                  const char *match, const char *actions)
+{
+    if (set->n >= set->allocated) {
+        set->allocated = set->allocated ? 2 * set->allocated : 16;
+        set->flows = xrealloc(set->flows,
+                              set->allocated * sizeof *set->flows);
+    }
+
+    struct weft_flow *f = &set->flows[set->n++];
+    f->table = table;
+    f->priority = priority;
+    f->cookie = cookie;
+    f->match = xstrdup(match ? match : "");
+    f->actions = xstrdup(actions ? actions : "");
+}
+
+static int
+compare_flows(const void *a_, const void *b_)
+{
+    const struct weft_flow *a = a_;
+    const struct weft_flow *b = b_;
+    int cmp;
+
+    if (a->table != b->table) {
+        return a->table < b->table ? -1 : 1;
+    }
+    if (a->priority != b->priority) {
+        return a->priority > b->priority ? -1 : 1;
+    }
+    cmp = strcmp(a->match, b->match);
+    if (cmp) {
+        return cmp;
+    }
+    /* Only duplicates get this far: order them too, so that even a set
+     * with duplicates sorts the same whatever order it was built in. */
+    cmp = strcmp(a->actions, b->actions);
+    if (cmp) {
+        return cmp;
+    }
+    return a->cookie < b->cookie ? -1 : a->cookie > b->cookie;
+}
+
+void
+weft_flow_set_sort(struct weft_flow_set *set)
+{
+    if (set->n > 1) {
+        qsort(set->flows, set->n, sizeof *set->flows, compare_flows);
+    }
+}
+
+void
+weft_flow_set_format(const struct weft_flow_set *set, FILE *stream)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        const struct weft_flow *f = &set->flows[i];
+
+        fprintf(stream, "table=%u, priority=%u, cookie=0x%llx, %s%s"
+                "actions=%s\n", f->table, f->priority,
+                (unsigned long long) f->cookie, f->match,
+                *f->match ? " " : "", f->actions);
+    }
+}

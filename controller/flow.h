@@ -1,0 +1,78 @@
+/* A flow as Weft wants it in a switch: the unit the pipeline compiler
+ * produces and the flow reconciler (ofproto-glue/flow-table.h) installs.
+ *
+ * Match and actions are in ovs-ofctl syntax (see ovs-fields(7) and
+ * ovs-actions(7)), without table, priority or cookie, e.g.
+ *
+ *     table=0 priority=100 cookie=0x5701000000000003
+ *     match   "in_port=3"
+ *     actions "load:0x64->NXM_NX_REG6[],load:0x3->NXM_NX_REG5[],
+ *              resubmit(,10)"
+ *
+ * Text keeps the compiler pure and its tests readable; the reconciler
+ * parses each distinct flow once.
+ *
+ * Cookies say who made a flow: the top byte is WEFT_COOKIE_MARK on every
+ * flow of Weft's core, the next byte the kind of object, the low 48 bits
+ * that object's ID.  Flows without the mark are not Weft's and are never
+ * touched. */
+#ifndef WEFT_FLOW_H
+#define WEFT_FLOW_H 1
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define WEFT_COOKIE_MARK 0x57ULL                /* 'W' */
+#define WEFT_COOKIE_MARK_MASK 0xff00000000000000ULL
+#define WEFT_COOKIE_MARK_VALUE (WEFT_COOKIE_MARK << 56)
+
+enum weft_cookie_kind {
+    WEFT_COOKIE_PIPELINE = 0,   /* Table defaults, not tied to an object. */
+    WEFT_COOKIE_VNIC = 1,       /* Classification / security of a vNIC. */
+    WEFT_COOKIE_SEGMENT = 2,    /* L2 and flooding of a segment. */
+    WEFT_COOKIE_RULE = 3,       /* A policy rule. */
+    WEFT_COOKIE_TUNNEL = 4,     /* Traffic from a tunnel. */
+};
+
+/* Makes a cookie for object 'id' (48 bits kept) of 'kind'. */
+static inline uint64_t
+weft_cookie(enum weft_cookie_kind kind, uint64_t id)
+{
+    return (WEFT_COOKIE_MARK_VALUE | ((uint64_t) kind << 48)
+            | (id & 0xffffffffffffULL));
+}
+
+struct weft_flow {
+    uint8_t table;
+    uint16_t priority;
+    uint64_t cookie;
+    char *match;                /* "" matches everything. */
+    char *actions;              /* "drop" drops. */
+};
+
+/* A set of flows, e.g. everything one host should have. */
+struct weft_flow_set {
+    struct weft_flow *flows;
+    size_t n, allocated;
+};
+
+void weft_flow_set_init(struct weft_flow_set *);
+void weft_flow_set_destroy(struct weft_flow_set *);
+void weft_flow_set_clear(struct weft_flow_set *);
+
+/* Adds a flow ('match' and 'actions' are copied). */
+void weft_flow_set_add(struct weft_flow_set *, uint8_t table,
+                       uint16_t priority, uint64_t cookie,
+                       const char *match, const char *actions);
+
+/* Sorts by table, then descending priority, then match, so that output
+ * and comparisons are deterministic. */
+void weft_flow_set_sort(struct weft_flow_set *);
+
+/* Writes one line per flow, like "ovs-ofctl dump-flows" without stats:
+ *   "table=0, priority=100, cookie=0x5701000000000003, in_port=3
+ *    actions=..." */
+void weft_flow_set_format(const struct weft_flow_set *, FILE *);
+
+#endif /* flow.h */

@@ -1,0 +1,1524 @@
+/* The pipeline compiler (see pipeline.h; the tables are described in
+ * docs/pipeline.md).
+ *
+ * A plan holds what does not depend on the host: the valid vNICs in a
+ * canonical order (so that nothing depends on the order of the input),
+ * each rule's endpoints resolved to vNICs and CIDRs, conjunction IDs, and
+ * which segments reach which.  Computing a host's flows then adds what
+ * depends on the host (its vNICs and tunnels), emits each table, merges
+ * the flows that OVS would take for one (conjunction dimensions that
+ * several rules share) and sorts. */
+#include "pipeline.h"
+#include "policy.h"
+#include "xalloc.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/types.h>
+
+/* A vNIC of the input that gets flows. */
+struct vnic {
+    const struct pipeline_vnic *v;
+    size_t seg;                 /* Index in policy->segments. */
+    size_t host;                /* Index in plan->hosts. */
+};
+
+/* What a rule's from= or to= stands for. */
+struct endpoints {
+    bool any;
+    bool *vnics;                /* Indexed like plan->vnics. */
+    size_t n_members;           /* Of 'vnics' that are true. */
+    const struct policy_cidr **cidrs;
+    size_t n_cidrs;
+    bool *segs;                 /* Segments of the members (all if 'any'). */
+    bool *vni_hosts;            /* Hosts with members in segments with a
+                                 * VNI, indexed like plan->hosts. */
+};
+
+struct rule {
+    const struct policy_rule *r;
+    uint32_t conj_id;
+    uint64_t cookie;
+    struct endpoints from, to;
+};
+
+struct pipeline_plan {
+    const struct pipeline_input *in;
+    const struct policy *policy;
+    size_t n_segs;
+
+    struct vnic *vnics;         /* Sorted by host, tap. */
+    size_t n_vnics;
+
+    const char **hosts;         /* Hosts of 'vnics', sorted, unique. */
+    size_t n_hosts;
+
+    struct rule *rules;         /* Every rule of the policy, by name. */
+    size_t n_rules;
+
+    /* reach[s * n_segs + t]: segment s reaches segment t, i.e. broadcasts
+     * and non-IP unicast may pass between them (symmetric).  reach_rule[]
+     * is the first rule (in 'rules') that makes them reach, SIZE_MAX if
+     * none does (the default within a non-isolated segment). */
+    bool *reach;
+    size_t *reach_rule;
+
+    /* Per host (n_hosts * n_segs): host has vNICs of segment. */
+    bool *host_segs;
+};
+
+/* What depends on the host whose flows are computed. */
+struct host_ctx {
+    const struct pipeline_plan *plan;
+    const char *name;
+    bool *local;                /* Per vNIC. */
+    int *vnic_tunnel;           /* Per vNIC: tunnel ofport to its host. */
+    const struct pipeline_tunnel **tunnels; /* On this host, by peer. */
+    size_t n_tunnels;
+    bool *src_segs;             /* Segments that can be in reg6. */
+    struct weft_flow_set *out;
+};
+
+static uint64_t hash_name(const char *, const char *);
+static uint64_t cookie_id(uint64_t hash);
+static void compute_host(const struct pipeline_plan *, const char *host,
+                         struct weft_flow_set *out);
+
+void
+pipeline_compute_host(const struct pipeline_input *in, const char *host,
+                      struct weft_flow_set *out)
+{
+    struct pipeline_plan *plan = pipeline_plan_create(in);
+    pipeline_plan_compute_host(plan, host, out);
+    pipeline_plan_destroy(plan);
+}
+
+bool
+pipeline_hosts_need_tunnel(const struct pipeline_input *in,
+                           const char *a, const char *b)
+{
+    struct pipeline_plan *plan = pipeline_plan_create(in);
+    bool need = pipeline_plan_hosts_need_tunnel(plan, a, b);
+    pipeline_plan_destroy(plan);
+    return need;
+}
+
+/* Plans. */
+
+static void plan_vnics(struct pipeline_plan *);
+static void plan_rules(struct pipeline_plan *);
+static void plan_reach(struct pipeline_plan *);
+static void endpoints_destroy(struct endpoints *);
+static ssize_t find_host(const struct pipeline_plan *, const char *name);
+static const struct policy_rule **sorted_rules(const struct policy *);
+static void assign_conj_ids(const struct policy_rule *const *rules,
+                            size_t n, uint32_t *ids);
+
+struct pipeline_plan *
+pipeline_plan_create(const struct pipeline_input *in)
+{
+    static const struct policy empty_policy;
+    struct pipeline_plan *plan = xzalloc(sizeof *plan);
+
+    plan->in = in;
+    plan->policy = in->policy ? in->policy : &empty_policy;
+    plan->n_segs = plan->policy->n_segments;
+    plan_vnics(plan);
+    plan_rules(plan);
+    plan_reach(plan);
+    return plan;
+}
+
+void
+pipeline_plan_destroy(struct pipeline_plan *plan)
+{
+    if (!plan) {
+        return;
+    }
+    for (size_t i = 0; i < plan->n_rules; i++) {
+        endpoints_destroy(&plan->rules[i].from);
+        endpoints_destroy(&plan->rules[i].to);
+    }
+    free(plan->rules);
+    free(plan->vnics);
+    free(plan->hosts);
+    free(plan->reach);
+    free(plan->reach_rule);
+    free(plan->host_segs);
+    free(plan);
+}
+
+void
+pipeline_plan_compute_host(const struct pipeline_plan *plan,
+                           const char *host, struct weft_flow_set *out)
+{
+    weft_flow_set_clear(out);
+    compute_host(plan, host, out);
+}
+
+bool
+pipeline_plan_hosts_need_tunnel(const struct pipeline_plan *plan,
+                                const char *a_name, const char *b_name)
+{
+    ssize_t a = find_host(plan, a_name);
+    ssize_t b = find_host(plan, b_name);
+
+    if (a < 0 || b < 0 || a == b) {
+        return false;
+    }
+    for (size_t s = 0; s < plan->n_segs; s++) {
+        if (plan->policy->segments[s].vni
+            && plan->host_segs[a * plan->n_segs + s]
+            && plan->host_segs[b * plan->n_segs + s]) {
+            return true;
+        }
+    }
+    for (size_t i = 0; i < plan->n_rules; i++) {
+        const struct rule *r = &plan->rules[i];
+        if (r->r->action != POLICY_ALLOW) {
+            continue;
+        }
+        if ((r->from.vni_hosts[a] && r->to.vni_hosts[b])
+            || (r->from.vni_hosts[b] && r->to.vni_hosts[a])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+uint64_t
+pipeline_vnic_cookie(const char *host, const char *tap)
+{
+    return weft_cookie(WEFT_COOKIE_VNIC, cookie_id(hash_name(host, tap)));
+}
+
+uint64_t
+pipeline_segment_cookie(const char *segment)
+{
+    return weft_cookie(WEFT_COOKIE_SEGMENT,
+                       cookie_id(hash_name(segment, NULL)));
+}
+
+uint64_t
+pipeline_rule_cookie(const char *rule)
+{
+    return weft_cookie(WEFT_COOKIE_RULE, cookie_id(hash_name(rule, NULL)));
+}
+
+uint64_t
+pipeline_tunnel_cookie(const char *peer)
+{
+    return weft_cookie(WEFT_COOKIE_TUNNEL, cookie_id(hash_name(peer, NULL)));
+}
+
+uint32_t
+pipeline_conj_id(const struct policy *policy, const char *name)
+{
+    const struct policy_rule **rules = sorted_rules(policy);
+    uint32_t *ids = xcalloc(policy->n_rules, sizeof *ids);
+    uint32_t id = 0;
+
+    assign_conj_ids(rules, policy->n_rules, ids);
+    for (size_t i = 0; i < policy->n_rules; i++) {
+        if (!strcmp(rules[i]->name, name)) {
+            id = ids[i];
+        }
+    }
+    free(ids);
+    free(rules);
+    return id;
+}
+
+int
+pipeline_rule_priority(int priority, bool deny, bool stateful)
+{
+    if (priority < POLICY_PRIORITY_MIN) {
+        priority = POLICY_PRIORITY_MIN;
+    } else if (priority > POLICY_PRIORITY_MAX) {
+        priority = POLICY_PRIORITY_MAX;
+    }
+    return 1000 + 3 * priority + (deny ? 2 : stateful ? 1 : 0);
+}
+
+/* Hashes. */
+
+#define FNV_BASIS 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+static uint64_t
+fnv(uint64_t hash, const char *s)
+{
+    for (; s && *s; s++) {
+        hash = (hash ^ (unsigned char) *s) * FNV_PRIME;
+    }
+    return hash;
+}
+
+/* FNV-1a of 'a', or of "A/B" if 'b' is nonnull. */
+static uint64_t
+hash_name(const char *a, const char *b)
+{
+    uint64_t hash = fnv(FNV_BASIS, a);
+    if (b) {
+        hash = fnv(fnv(hash, "/"), b);
+    }
+    return hash;
+}
+
+static uint64_t
+cookie_id(uint64_t hash)
+{
+    return (hash ^ (hash >> 48)) & 0xffffffffffffULL;
+}
+
+/* Strings. */
+
+static int
+strcmp_null(const char *a, const char *b)
+{
+    return !a || !b ? (a != NULL) - (b != NULL) : strcmp(a, b);
+}
+
+/* A growing string. */
+struct sbuf {
+    char *s;
+    size_t len, cap;
+};
+
+static void sbuf_printf(struct sbuf *, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+sbuf_printf(struct sbuf *b, const char *format, ...)
+{
+    for (;;) {
+        va_list args;
+        size_t avail = b->cap - b->len;
+
+        va_start(args, format);
+        int n = vsnprintf(b->s ? b->s + b->len : NULL, avail, format, args);
+        va_end(args);
+        if (n < 0) {
+            abort();
+        }
+        if ((size_t) n < avail) {
+            b->len += n;
+            return;
+        }
+        b->cap = 2 * b->cap + n + 64;
+        b->s = xrealloc(b->s, b->cap);
+    }
+}
+
+/* Appends ',' unless 'b' is empty. */
+static void
+sbuf_comma(struct sbuf *b)
+{
+    if (b->len) {
+        sbuf_printf(b, ",");
+    }
+}
+
+static const char *
+sbuf_str(const struct sbuf *b)
+{
+    return b->s ? b->s : "";
+}
+
+/* The vNICs of a plan. */
+
+static int
+compare_vnic_ptrs(const void *a_, const void *b_)
+{
+    const struct pipeline_vnic *a = *(const struct pipeline_vnic **) a_;
+    const struct pipeline_vnic *b = *(const struct pipeline_vnic **) b_;
+    int cmp;
+
+    /* A total order on everything that ends up in flows, so that the
+     * plan does not depend on the input's order even when the input has
+     * duplicates. */
+    if ((cmp = strcmp(a->host, b->host))
+        || (cmp = strcmp(a->tap, b->tap))
+        || (cmp = strcasecmp(a->mac, b->mac))
+        || (cmp = strcmp(a->segment, b->segment))
+        || (cmp = strcmp_null(a->vm, b->vm))) {
+        return cmp;
+    }
+    return a->ofport < b->ofport ? -1 : a->ofport > b->ofport;
+}
+
+static int
+compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* A vNIC and its place in the canonical order. */
+struct vnic_ref {
+    const struct pipeline_vnic *v;
+    size_t idx;
+};
+
+static int
+compare_idx(const struct vnic_ref *a, const struct vnic_ref *b)
+{
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static bool
+same_mac(const struct vnic_ref *a, const struct vnic_ref *b)
+{
+    return !strcasecmp(a->v->mac, b->v->mac);
+}
+
+static int
+compare_macs(const void *a, const void *b)
+{
+    int cmp = strcasecmp(((const struct vnic_ref *) a)->v->mac,
+                         ((const struct vnic_ref *) b)->v->mac);
+    return cmp ? cmp : compare_idx(a, b);
+}
+
+static bool
+same_port(const struct vnic_ref *a, const struct vnic_ref *b)
+{
+    return a->v->ofport == b->v->ofport && !strcmp(a->v->host, b->v->host);
+}
+
+static int
+compare_ports(const void *a_, const void *b_)
+{
+    const struct vnic_ref *a = a_;
+    const struct vnic_ref *b = b_;
+    int cmp = strcmp(a->v->host, b->v->host);
+
+    if (cmp) {
+        return cmp;
+    }
+    if (a->v->ofport != b->v->ofport) {
+        return a->v->ofport < b->v->ofport ? -1 : 1;
+    }
+    return compare_idx(a, b);
+}
+
+/* Sorts 'refs' with 'compare' (a key, then 'idx') and marks in 'dead' each
+ * one with the same key as the one before. */
+static void
+mark_clashes(struct vnic_ref *refs, size_t n,
+             int (*compare)(const void *, const void *),
+             bool (*same)(const struct vnic_ref *, const struct vnic_ref *),
+             bool *dead)
+{
+    qsort(refs, n, sizeof *refs, compare);
+    for (size_t i = 1; i < n; i++) {
+        if (same(&refs[i - 1], &refs[i])) {
+            dead[refs[i].idx] = true;
+        }
+    }
+}
+
+/* Keeps the input's vNICs that can get flows, sorted by host and tap, and
+ * drops each one that clashes with one before it in that order: the same
+ * host and tap, the same MAC (anywhere), or the same OpenFlow port on one
+ * host.  The inventory refuses such clashes, so this only keeps the
+ * compiler from producing conflicting flows when handed them anyway. */
+static void
+plan_vnics(struct pipeline_plan *plan)
+{
+    const struct pipeline_input *in = plan->in;
+    const struct pipeline_vnic **valid = xcalloc(in->n_vnics,
+                                                 sizeof *valid);
+    size_t n = 0;
+
+    for (size_t i = 0; i < in->n_vnics; i++) {
+        const struct pipeline_vnic *v = &in->vnics[i];
+        if (v->host && v->tap && v->mac && v->segment && v->ofport > 0
+            && policy_find_segment(plan->policy, v->segment)) {
+            valid[n++] = v;
+        }
+    }
+    qsort(valid, n, sizeof *valid, compare_vnic_ptrs);
+
+    struct vnic_ref *refs = xcalloc(n, sizeof *refs);
+    bool *dead = xcalloc(n, sizeof *dead);
+    for (size_t i = 0; i < n; i++) {
+        refs[i] = (struct vnic_ref) { valid[i], i };
+        dead[i] = i && !strcmp(valid[i]->host, valid[i - 1]->host)
+                  && !strcmp(valid[i]->tap, valid[i - 1]->tap);
+    }
+    mark_clashes(refs, n, compare_macs, same_mac, dead);
+    mark_clashes(refs, n, compare_ports, same_port, dead);
+    free(refs);
+
+    plan->vnics = xcalloc(n, sizeof *plan->vnics);
+    for (size_t i = 0; i < n; i++) {
+        if (!dead[i]) {
+            const struct policy_segment *s
+                = policy_find_segment(plan->policy, valid[i]->segment);
+            plan->vnics[plan->n_vnics++] = (struct vnic) {
+                .v = valid[i],
+                .seg = s - plan->policy->segments,
+            };
+        }
+    }
+    free(dead);
+    free(valid);
+
+    plan->hosts = xcalloc(plan->n_vnics, sizeof *plan->hosts);
+    for (size_t i = 0; i < plan->n_vnics; i++) {
+        const char *host = plan->vnics[i].v->host;
+        if (!plan->n_hosts || strcmp(plan->hosts[plan->n_hosts - 1], host)) {
+            plan->hosts[plan->n_hosts++] = host;
+        }
+        plan->vnics[i].host = plan->n_hosts - 1;
+    }
+
+    plan->host_segs = xcalloc(plan->n_hosts * plan->n_segs + 1,
+                              sizeof *plan->host_segs);
+    for (size_t i = 0; i < plan->n_vnics; i++) {
+        const struct vnic *v = &plan->vnics[i];
+        plan->host_segs[v->host * plan->n_segs + v->seg] = true;
+    }
+}
+
+static ssize_t
+find_host(const struct pipeline_plan *plan, const char *name)
+{
+    const char **p = (plan->n_hosts && name
+                      ? bsearch(&name, plan->hosts, plan->n_hosts,
+                                sizeof *plan->hosts, compare_strings)
+                      : NULL);
+    return p ? p - plan->hosts : -1;
+}
+
+/* Rules and groups. */
+
+static int
+compare_rule_ptrs(const void *a_, const void *b_)
+{
+    const struct policy_rule *const *a = a_;
+    const struct policy_rule *const *b = b_;
+    return strcmp((*a)->name, (*b)->name);
+}
+
+/* Stores in 'ids[i]' the conjunction ID of 'rules[i]', which must be
+ * sorted by name. */
+static void
+assign_conj_ids(const struct policy_rule *const *rules, size_t n,
+                uint32_t *ids)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h = hash_name(rules[i]->name, NULL);
+        uint32_t id = (uint32_t) (h ^ (h >> 32));
+        for (;;) {
+            bool taken = !id;
+            for (size_t j = 0; j < i && !taken; j++) {
+                taken = ids[j] == id;
+            }
+            if (!taken) {
+                break;
+            }
+            id++;
+        }
+        ids[i] = id;
+    }
+}
+
+static const struct policy_rule **
+sorted_rules(const struct policy *policy)
+{
+    const struct policy_rule **rules = xcalloc(policy->n_rules,
+                                               sizeof *rules);
+    for (size_t i = 0; i < policy->n_rules; i++) {
+        rules[i] = &policy->rules[i];
+    }
+    qsort(rules, policy->n_rules, sizeof *rules, compare_rule_ptrs);
+    return rules;
+}
+
+static bool
+list_has(char *const *list, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(list[i], s)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool
+cidr_equal(const struct policy_cidr *a, const struct policy_cidr *b)
+{
+    return (a->ipv6 == b->ipv6 && a->plen == b->plen
+            && !memcmp(a->addr, b->addr, a->ipv6 ? 16 : 4));
+}
+
+static void
+endpoints_add_cidr(struct endpoints *e, const struct policy_cidr *cidr)
+{
+    for (size_t i = 0; i < e->n_cidrs; i++) {
+        if (cidr_equal(e->cidrs[i], cidr)) {
+            return;
+        }
+    }
+    e->cidrs = xrealloc(e->cidrs, (e->n_cidrs + 1) * sizeof *e->cidrs);
+    e->cidrs[e->n_cidrs++] = cidr;
+}
+
+static bool
+group_has_vnic(const struct policy_group *g, const struct vnic *vnic,
+               const struct policy *policy)
+{
+    const struct pipeline_vnic *v = vnic->v;
+
+    if (list_has(g->segments, g->n_segments,
+                 policy->segments[vnic->seg].name)) {
+        return true;
+    }
+    for (size_t i = 0; i < v->n_labels; i++) {
+        if (v->labels[i] && list_has(g->labels, g->n_labels, v->labels[i])) {
+            return true;
+        }
+    }
+    for (size_t i = 0; i < g->n_vnics; i++) {
+        if (!strcmp(g->vnics[i], v->tap)
+            || !strcasecmp(g->vnics[i], v->mac)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Adds to 'e' what 'name' (a group, a segment or "any") stands for.  The
+ * policy has no group loops; 'depth' guards against them anyway. */
+static void
+endpoints_add_name(const struct pipeline_plan *plan, const char *name,
+                   struct endpoints *e, int depth)
+{
+    const struct policy *policy = plan->policy;
+
+    if (depth > 64) {
+        return;
+    }
+    if (!strcmp(name, "any")) {
+        e->any = true;
+        return;
+    }
+
+    const struct policy_group *g = policy_find_group(policy, name);
+    if (g) {
+        for (size_t i = 0; i < plan->n_vnics; i++) {
+            if (!e->vnics[i] && group_has_vnic(g, &plan->vnics[i], policy)) {
+                e->vnics[i] = true;
+            }
+        }
+        for (size_t i = 0; i < g->n_cidrs; i++) {
+            endpoints_add_cidr(e, &g->cidrs[i]);
+        }
+        for (size_t i = 0; i < g->n_groups; i++) {
+            endpoints_add_name(plan, g->groups[i], e, depth + 1);
+        }
+        return;
+    }
+
+    const struct policy_segment *s = policy_find_segment(policy, name);
+    if (s) {
+        for (size_t i = 0; i < plan->n_vnics; i++) {
+            if (plan->vnics[i].seg == (size_t) (s - policy->segments)) {
+                e->vnics[i] = true;
+            }
+        }
+    }
+}
+
+static void
+endpoints_resolve(const struct pipeline_plan *plan, const char *name,
+                  struct endpoints *e)
+{
+    memset(e, 0, sizeof *e);
+    e->vnics = xcalloc(plan->n_vnics, sizeof *e->vnics);
+    e->segs = xcalloc(plan->n_segs, sizeof *e->segs);
+    e->vni_hosts = xcalloc(plan->n_hosts, sizeof *e->vni_hosts);
+    endpoints_add_name(plan, name, e, 0);
+    for (size_t i = 0; i < plan->n_vnics; i++) {
+        const struct vnic *v = &plan->vnics[i];
+        if (e->any || e->vnics[i]) {
+            e->segs[v->seg] = true;
+            if (plan->policy->segments[v->seg].vni) {
+                e->vni_hosts[v->host] = true;
+            }
+        }
+        e->n_members += e->vnics[i];
+    }
+}
+
+static bool
+endpoints_is_empty(const struct endpoints *e)
+{
+    return !e->any && !e->n_members && !e->n_cidrs;
+}
+
+static void
+endpoints_destroy(struct endpoints *e)
+{
+    free(e->vnics);
+    free(e->cidrs);
+    free(e->segs);
+    free(e->vni_hosts);
+}
+
+static void
+plan_rules(struct pipeline_plan *plan)
+{
+    const struct policy *policy = plan->policy;
+    const struct policy_rule **rules = sorted_rules(policy);
+    uint32_t *ids = xcalloc(policy->n_rules, sizeof *ids);
+
+    assign_conj_ids(rules, policy->n_rules, ids);
+    plan->rules = xcalloc(policy->n_rules, sizeof *plan->rules);
+    plan->n_rules = policy->n_rules;
+    for (size_t i = 0; i < policy->n_rules; i++) {
+        struct rule *r = &plan->rules[i];
+
+        r->r = rules[i];
+        r->conj_id = ids[i];
+        r->cookie = pipeline_rule_cookie(rules[i]->name);
+        endpoints_resolve(plan, rules[i]->from, &r->from);
+        endpoints_resolve(plan, rules[i]->to, &r->to);
+    }
+    free(ids);
+    free(rules);
+}
+
+/* Segments reach each other when an allow rule covers vNICs of one as
+ * sources and of the other as destinations, in either direction: the
+ * destination must answer the source's ARP requests and, to send its
+ * replies, resolve the source's address itself. */
+static void
+plan_reach(struct pipeline_plan *plan)
+{
+    size_t n = plan->n_segs;
+
+    plan->reach = xcalloc(n * n + 1, sizeof *plan->reach);
+    plan->reach_rule = xcalloc(n * n + 1, sizeof *plan->reach_rule);
+    for (size_t s = 0; s < n; s++) {
+        for (size_t t = 0; t < n; t++) {
+            plan->reach[s * n + t] = (s == t
+                                      && !plan->policy->segments[s].isolated);
+            plan->reach_rule[s * n + t] = SIZE_MAX;
+        }
+    }
+    for (size_t i = 0; i < plan->n_rules; i++) {
+        const struct rule *r = &plan->rules[i];
+        if (r->r->action != POLICY_ALLOW) {
+            continue;
+        }
+        for (size_t s = 0; s < n; s++) {
+            for (size_t t = 0; t < n && r->from.segs[s]; t++) {
+                if (!r->to.segs[t] || plan->reach[s * n + t]) {
+                    continue;
+                }
+                plan->reach[s * n + t] = plan->reach[t * n + s] = true;
+                plan->reach_rule[s * n + t] = i;
+                plan->reach_rule[t * n + s] = i;
+            }
+        }
+    }
+}
+
+/* Emitting flows. */
+
+static void
+add_flow(struct host_ctx *h, enum pipeline_table table, int priority,
+         uint64_t cookie, const char *match, const char *actions)
+{
+    weft_flow_set_add(h->out, table, priority, cookie, match, actions);
+}
+
+static void add_flowf(struct host_ctx *, enum pipeline_table, int priority,
+                      uint64_t cookie, const char *actions,
+                      const char *match_format, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/* Like add_flow(), with the match formatted. */
+static void
+add_flowf(struct host_ctx *h, enum pipeline_table table, int priority,
+          uint64_t cookie, const char *actions, const char *match_format,
+          ...)
+{
+    char match[256];
+    va_list args;
+
+    va_start(args, match_format);
+    vsnprintf(match, sizeof match, match_format, args);
+    va_end(args);
+    add_flow(h, table, priority, cookie, match, actions);
+}
+
+static uint64_t
+default_cookie(void)
+{
+    return weft_cookie(WEFT_COOKIE_PIPELINE, 0);
+}
+
+static const struct policy_segment *
+segment(const struct host_ctx *h, size_t seg)
+{
+    return &h->plan->policy->segments[seg];
+}
+
+static const struct pipeline_vnic *
+vnic(const struct host_ctx *h, size_t i)
+{
+    return h->plan->vnics[i].v;
+}
+
+static uint64_t
+vnic_cookie(const struct host_ctx *h, size_t i)
+{
+    return pipeline_vnic_cookie(vnic(h, i)->host, vnic(h, i)->tap);
+}
+
+/* Table 0: where a packet comes from. */
+static void
+emit_classify(struct host_ctx *h)
+{
+    const struct pipeline_plan *plan = h->plan;
+    char actions[128];
+
+    for (size_t i = 0; i < plan->n_vnics; i++) {
+        if (h->local[i]) {
+            snprintf(actions, sizeof actions,
+                     "set_field:%d->reg5,set_field:%d->reg6,goto_table:%d",
+                     vnic(h, i)->ofport, segment(h, plan->vnics[i].seg)->vlan,
+                     PIPELINE_T_PORT_SECURITY);
+            add_flowf(h, PIPELINE_T_CLASSIFY, 100, vnic_cookie(h, i),
+                      actions, "in_port=%d", vnic(h, i)->ofport);
+        }
+    }
+    for (size_t i = 0; i < h->n_tunnels; i++) {
+        const struct pipeline_tunnel *t = h->tunnels[i];
+        for (size_t s = 0; s < plan->n_segs; s++) {
+            if (segment(h, s)->vni) {
+                snprintf(actions, sizeof actions,
+                         "set_field:%d->reg6,goto_table:%d",
+                         segment(h, s)->vlan, PIPELINE_T_L2_LOOKUP);
+                add_flowf(h, PIPELINE_T_CLASSIFY, 100,
+                          pipeline_tunnel_cookie(t->peer), actions,
+                          "in_port=%d,tun_id=%"PRIu32, t->ofport,
+                          segment(h, s)->vni);
+            }
+        }
+    }
+    add_flow(h, PIPELINE_T_CLASSIFY, 0, default_cookie(), "", "drop");
+}
+
+/* Table 10: a vNIC sends only from its own MAC, and ARP only with it. */
+static void
+emit_port_security(struct host_ctx *h)
+{
+    char next[32];
+
+    snprintf(next, sizeof next, "goto_table:%d", PIPELINE_T_L2_LOOKUP);
+    for (size_t i = 0; i < h->plan->n_vnics; i++) {
+        if (h->local[i]) {
+            const struct pipeline_vnic *v = vnic(h, i);
+            uint64_t cookie = vnic_cookie(h, i);
+
+            add_flowf(h, PIPELINE_T_PORT_SECURITY, 100, cookie, next,
+                      "reg5=%d,dl_src=%s,arp,arp_sha=%s",
+                      v->ofport, v->mac, v->mac);
+            add_flowf(h, PIPELINE_T_PORT_SECURITY, 90, cookie, "drop",
+                      "reg5=%d,arp", v->ofport);
+            add_flowf(h, PIPELINE_T_PORT_SECURITY, 80, cookie, next,
+                      "reg5=%d,dl_src=%s", v->ofport, v->mac);
+        }
+    }
+    add_flow(h, PIPELINE_T_PORT_SECURITY, 0, default_cookie(), "", "drop");
+}
+
+/* Table 30: every reachable vNIC's MAC, proactively. */
+static void
+emit_l2_lookup(struct host_ctx *h)
+{
+    const struct pipeline_plan *plan = h->plan;
+    char actions[160];
+    char next[32];
+
+    for (size_t i = 0; i < plan->n_vnics; i++) {
+        const struct pipeline_vnic *v = vnic(h, i);
+        int port = h->local[i] ? v->ofport : 0;
+        int tunnel = h->local[i] ? 0 : h->vnic_tunnel[i];
+
+        if (!port && !tunnel) {
+            continue;           /* On a host we have no tunnel to. */
+        }
+        snprintf(actions, sizeof actions,
+                 "set_field:%d->reg7,set_field:%d->reg8,set_field:%d->reg9,"
+                 "goto_table:%d", port, segment(h, plan->vnics[i].seg)->vlan,
+                 tunnel, PIPELINE_T_ACL);
+        add_flowf(h, PIPELINE_T_L2_LOOKUP, 100, vnic_cookie(h, i), actions,
+                  "dl_dst=%s", v->mac);
+    }
+    snprintf(next, sizeof next, "goto_table:%d", PIPELINE_T_FLOOD);
+    add_flow(h, PIPELINE_T_L2_LOOKUP, 90, default_cookie(),
+             "dl_dst=01:00:00:00:00:00/01:00:00:00:00:00", next);
+    add_flow(h, PIPELINE_T_L2_LOOKUP, 0, default_cookie(), "", "drop");
+}
+
+/* The cookie of the flows that let segments 's' and 't' reach each
+ * other. */
+static uint64_t
+reach_cookie(const struct host_ctx *h, size_t s, size_t t)
+{
+    const struct pipeline_plan *plan = h->plan;
+    size_t rule = plan->reach_rule[s * plan->n_segs + t];
+
+    return (rule == SIZE_MAX
+            ? pipeline_segment_cookie(segment(h, s)->name)
+            : plan->rules[rule].cookie);
+}
+
+/* Table 40: IP goes through conntrack, non-IP passes between segments
+ * that reach each other.  What came from a tunnel for another host is
+ * dropped first, before it can make conntrack entries here. */
+static void
+emit_acl(struct host_ctx *h)
+{
+    const struct pipeline_plan *plan = h->plan;
+    size_t n = plan->n_segs;
+    char ct[64];
+    char next[32];
+
+    add_flow(h, PIPELINE_T_ACL, 110, default_cookie(), "reg5=0,reg7=0",
+             "drop");
+    snprintf(ct, sizeof ct, "ct(zone=%d,table=%d)", PIPELINE_CT_ZONE,
+             PIPELINE_T_ACL_TRACKED);
+    add_flow(h, PIPELINE_T_ACL, 100, default_cookie(), "ip", ct);
+    add_flow(h, PIPELINE_T_ACL, 100, default_cookie(), "ipv6", ct);
+
+    snprintf(next, sizeof next, "goto_table:%d", PIPELINE_T_OUTPUT);
+    for (size_t s = 0; s < n; s++) {
+        for (size_t t = 0; t < n && h->src_segs[s]; t++) {
+            if (plan->reach[s * n + t]) {
+                add_flowf(h, PIPELINE_T_ACL, 50, reach_cookie(h, s, t), next,
+                          "reg6=%d,reg8=%d", segment(h, s)->vlan,
+                          segment(h, t)->vlan);
+            }
+        }
+    }
+    add_flow(h, PIPELINE_T_ACL, 0, default_cookie(), "", "drop");
+}
+
+/* Matches all unicast MACs. */
+#define UNICAST "00:00:00:00:00:00/01:00:00:00:00:00"
+
+/* Adds a conjunction dimension flow with 'match_tail' after the ct_state
+ * match. */
+static void
+add_dimension(struct host_ctx *h, const struct rule *r, int priority,
+              int dim, const char *match_tail)
+{
+    const char *ct_state = r->r->stateful ? "+new+trk" : "+trk";
+    char actions[64];
+
+    snprintf(actions, sizeof actions, "conjunction(%"PRIu32",%d/3)",
+             r->conj_id, dim);
+    add_flowf(h, PIPELINE_T_ACL_TRACKED, priority, r->cookie, actions,
+              "ct_state=%s%s%s", ct_state, *match_tail ? "," : "",
+              match_tail);
+}
+
+/* Dimension 1 (sources, 'dst' false) or 2 (destinations) of 'r', with
+ * only the local vNICs if 'local_only'. */
+static void
+add_endpoints(struct host_ctx *h, const struct rule *r, int priority,
+              bool dst, bool local_only)
+{
+    const struct endpoints *e = dst ? &r->to : &r->from;
+    const char *dir = dst ? "dst" : "src";
+    int dim = dst ? 2 : 1;
+    char match[128];
+
+    if (e->any) {
+        /* Every packet here is unicast, from a unicast source, so this
+         * matches all.  Matching nothing instead would make the flow the
+         * same as the other dimension's when it is "any" too, and OVS
+         * counts the clauses of a conjunction by distinct flows: one flow
+         * that is two dimensions never completes it. */
+        snprintf(match, sizeof match, "dl_%s=" UNICAST, dir);
+        add_dimension(h, r, priority, dim, match);
+        return;
+    }
+    for (size_t i = 0; i < h->plan->n_vnics; i++) {
+        if (e->vnics[i] && (h->local[i] || !local_only)) {
+            snprintf(match, sizeof match, "dl_%s=%s", dir, vnic(h, i)->mac);
+            add_dimension(h, r, priority, dim, match);
+        }
+    }
+    for (size_t i = 0; i < e->n_cidrs; i++) {
+        const struct policy_cidr *cidr = e->cidrs[i];
+        char s[POLICY_CIDR_BUFSIZE];
+
+        policy_cidr_format(cidr, s, sizeof s);
+        if (!cidr->plen) {
+            /* OVS takes "nw_src=0.0.0.0/0" for no match at all, the same
+             * flow as dimension 3's "ip": see above. */
+            snprintf(match, sizeof match, "%s,dl_%s=" UNICAST,
+                     cidr->ipv6 ? "ipv6" : "ip", dir);
+        } else if (cidr->ipv6) {
+            snprintf(match, sizeof match, "ipv6,ipv6_%s=%s", dir, s);
+        } else {
+            snprintf(match, sizeof match, "ip,nw_%s=%s", dir, s);
+        }
+        add_dimension(h, r, priority, dim, match);
+    }
+}
+
+/* Dimension 3 of 'r' for one of "tcp", "tcp6", "udp", "udp6". */
+static void
+add_ports(struct host_ctx *h, const struct rule *r, int priority,
+          const char *proto)
+{
+    char match[64];
+
+    if (!r->r->n_ports) {
+        add_dimension(h, r, priority, 3, proto);
+        return;
+    }
+    for (size_t i = 0; i < r->r->n_ports; i++) {
+        /* The range as aligned power-of-two blocks, each one value/mask
+         * match. */
+        uint32_t lo = r->r->ports[i].min;
+        uint32_t hi = r->r->ports[i].max;
+
+        while (lo <= hi) {
+            uint32_t size = lo ? lo & -lo : 0x10000;
+            while (lo + size - 1 > hi) {
+                size >>= 1;
+            }
+            if (size == 1) {
+                snprintf(match, sizeof match, "%s,tp_dst=%"PRIu32,
+                         proto, lo);
+            } else {
+                snprintf(match, sizeof match, "%s,tp_dst=%"PRIu32"/0x%"PRIx32,
+                         proto, lo, 0xffff & ~(size - 1));
+            }
+            add_dimension(h, r, priority, 3, match);
+            lo += size;
+        }
+    }
+}
+
+/* Dimension 3: protocol and ports, for IPv4 and IPv6 alike. */
+static void
+add_protocol(struct host_ctx *h, const struct rule *r, int priority)
+{
+    switch (r->r->proto) {
+    case POLICY_PROTO_IP:
+        add_dimension(h, r, priority, 3, "ip");
+        add_dimension(h, r, priority, 3, "ipv6");
+        break;
+    case POLICY_PROTO_TCP:
+        add_ports(h, r, priority, "tcp");
+        add_ports(h, r, priority, "tcp6");
+        break;
+    case POLICY_PROTO_UDP:
+        add_ports(h, r, priority, "udp");
+        add_ports(h, r, priority, "udp6");
+        break;
+    case POLICY_PROTO_ICMP:
+        add_dimension(h, r, priority, 3, "icmp");
+        break;
+    case POLICY_PROTO_ICMP6:
+        add_dimension(h, r, priority, 3, "icmp6");
+        break;
+    }
+}
+
+/* True if a local vNIC may be one of 'e'. */
+static bool
+may_be_local(const struct host_ctx *h, const struct endpoints *e)
+{
+    if (e->any || e->n_cidrs) {
+        return true;            /* A CIDR may hold a local vNIC's address. */
+    }
+    for (size_t i = 0; i < h->plan->n_vnics; i++) {
+        if (e->vnics[i] && h->local[i]) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* One rule: three dimensions and the flow that acts on their
+ * conjunction. */
+static void
+emit_rule(struct host_ctx *h, const struct rule *r)
+{
+    const struct policy_rule *pr = r->r;
+    bool deny = pr->action == POLICY_DENY;
+    int priority = pipeline_rule_priority(pr->priority, deny, pr->stateful);
+    char actions[64];
+
+    if (endpoints_is_empty(&r->from) || endpoints_is_empty(&r->to)) {
+        return;                 /* Matches nothing (yet). */
+    }
+
+    /* Every packet that gets here comes from a local vNIC or goes to one
+     * (table 40 drops the rest).  So a rule whose sources cannot be local
+     * needs only its local destinations, and the other way round; and a
+     * rule with neither is not needed here at all.  This keeps a host's
+     * table 41 from growing with rules between other hosts' vNICs. */
+    bool from_local = may_be_local(h, &r->from);
+    bool to_local = may_be_local(h, &r->to);
+    if (!from_local && !to_local) {
+        return;
+    }
+    add_endpoints(h, r, priority, false, !to_local);
+    add_endpoints(h, r, priority, true, !from_local);
+    add_protocol(h, r, priority);
+
+    if (deny || !pr->stateful) {
+        snprintf(actions, sizeof actions, deny ? "drop" : "goto_table:%d",
+                 PIPELINE_T_OUTPUT);
+        add_flowf(h, PIPELINE_T_ACL_TRACKED, priority, r->cookie, actions,
+                  "conj_id=%"PRIu32",ct_state=%s", r->conj_id,
+                  pr->stateful ? "+new+trk" : "+trk");
+        return;
+    }
+
+    /* ct() needs an IPv4 or IPv6 match: one flow for each that the rule's
+     * protocol allows. */
+    snprintf(actions, sizeof actions, "ct(commit,zone=%d),goto_table:%d",
+             PIPELINE_CT_ZONE, PIPELINE_T_OUTPUT);
+    if (pr->proto != POLICY_PROTO_ICMP6) {
+        add_flowf(h, PIPELINE_T_ACL_TRACKED, priority, r->cookie, actions,
+                  "conj_id=%"PRIu32",ct_state=+new+trk,ip", r->conj_id);
+    }
+    if (pr->proto != POLICY_PROTO_ICMP) {
+        add_flowf(h, PIPELINE_T_ACL_TRACKED, priority, r->cookie, actions,
+                  "conj_id=%"PRIu32",ct_state=+new+trk,ipv6", r->conj_id);
+    }
+}
+
+/* Table 41: connection state, the rules, the default. */
+static void
+emit_acl_tracked(struct host_ctx *h)
+{
+    const struct pipeline_plan *plan = h->plan;
+    char next[32];
+    char commit[64];
+
+    snprintf(next, sizeof next, "goto_table:%d", PIPELINE_T_OUTPUT);
+    add_flow(h, PIPELINE_T_ACL_TRACKED, 65000, default_cookie(),
+             "ct_state=+est+trk", next);
+    add_flow(h, PIPELINE_T_ACL_TRACKED, 65000, default_cookie(),
+             "ct_state=+rel+trk", next);
+    add_flow(h, PIPELINE_T_ACL_TRACKED, 65000, default_cookie(),
+             "ct_state=+inv+trk", "drop");
+
+    for (size_t i = 0; i < plan->n_rules; i++) {
+        emit_rule(h, &plan->rules[i]);
+    }
+
+    snprintf(commit, sizeof commit, "ct(commit,zone=%d),goto_table:%d",
+             PIPELINE_CT_ZONE, PIPELINE_T_OUTPUT);
+    for (size_t s = 0; s < plan->n_segs; s++) {
+        if (h->src_segs[s] && !segment(h, s)->isolated) {
+            /* ct() needs an IPv4 or IPv6 match. */
+            static const char *const ips[] = { "ip", "ipv6" };
+            for (size_t i = 0; i < 2; i++) {
+                add_flowf(h, PIPELINE_T_ACL_TRACKED, 10,
+                          pipeline_segment_cookie(segment(h, s)->name),
+                          commit, "ct_state=+new+trk,%s,reg6=%d,reg8=%d",
+                          ips[i], segment(h, s)->vlan, segment(h, s)->vlan);
+            }
+        }
+    }
+    add_flow(h, PIPELINE_T_ACL_TRACKED, 0, default_cookie(), "", "drop");
+}
+
+/* Table 50: to the local vNIC, or into the tunnel to its host. */
+static void
+emit_output(struct host_ctx *h)
+{
+    const struct pipeline_plan *plan = h->plan;
+    char actions[64];
+
+    for (size_t i = 0; i < plan->n_vnics; i++) {
+        if (h->local[i]) {
+            snprintf(actions, sizeof actions, "output:%d", vnic(h, i)->ofport);
+            add_flowf(h, PIPELINE_T_OUTPUT, 100, vnic_cookie(h, i), actions,
+                      "reg7=%d", vnic(h, i)->ofport);
+        }
+    }
+    add_flow(h, PIPELINE_T_OUTPUT, 90, default_cookie(), "reg5=0", "drop");
+    for (size_t i = 0; i < h->n_tunnels; i++) {
+        const struct pipeline_tunnel *t = h->tunnels[i];
+        for (size_t s = 0; s < plan->n_segs; s++) {
+            if (segment(h, s)->vni) {
+                snprintf(actions, sizeof actions,
+                         "set_field:%"PRIu32"->tun_id,output:%d",
+                         segment(h, s)->vni, t->ofport);
+                add_flowf(h, PIPELINE_T_OUTPUT, 80,
+                          pipeline_tunnel_cookie(t->peer), actions,
+                          "reg9=%d,reg6=%d", t->ofport, segment(h, s)->vlan);
+            }
+        }
+    }
+    add_flow(h, PIPELINE_T_OUTPUT, 0, default_cookie(), "", "drop");
+}
+
+static int
+compare_ints(const void *a_, const void *b_)
+{
+    int a = *(const int *) a_;
+    int b = *(const int *) b_;
+    return a < b ? -1 : a > b;
+}
+
+/* Appends "output:P" for each of the 'n' ports, in order. */
+static void
+put_outputs(struct sbuf *b, int *ports, size_t n)
+{
+    qsort(ports, n, sizeof *ports, compare_ints);
+    for (size_t i = 0; i < n; i++) {
+        sbuf_comma(b);
+        sbuf_printf(b, "output:%d", ports[i]);
+    }
+}
+
+/* Table 60: broadcast and multicast from segment 's'. */
+static void
+emit_flood_segment(struct host_ctx *h, size_t s)
+{
+    const struct pipeline_plan *plan = h->plan;
+    const bool *reach = &plan->reach[s * plan->n_segs];
+    const struct policy_segment *seg = segment(h, s);
+    uint64_t cookie = pipeline_segment_cookie(seg->name);
+    int *ports = xcalloc(plan->n_vnics + h->n_tunnels, sizeof *ports);
+    struct sbuf b = { NULL, 0, 0 };
+    size_t n = 0;
+
+    /* Local members of the segments 's' reaches. */
+    for (size_t i = 0; i < plan->n_vnics; i++) {
+        if (h->local[i] && reach[plan->vnics[i].seg]) {
+            ports[n++] = vnic(h, i)->ofport;
+        }
+    }
+    put_outputs(&b, ports, n);
+    add_flowf(h, PIPELINE_T_FLOOD, 100, cookie, n ? b.s : "drop",
+              "reg6=%d,reg5=0", seg->vlan);
+
+    /* From a local vNIC: also one copy to each host with members, through
+     * the tunnel, with the source segment's VNI. */
+    n = 0;
+    for (size_t i = 0; i < h->n_tunnels && seg->vni; i++) {
+        ssize_t peer = find_host(plan, h->tunnels[i]->peer);
+        for (size_t t = 0; peer >= 0 && t < plan->n_segs; t++) {
+            if (reach[t] && plan->host_segs[peer * plan->n_segs + t]) {
+                ports[n++] = h->tunnels[i]->ofport;
+                break;
+            }
+        }
+    }
+    if (n) {
+        sbuf_comma(&b);
+        sbuf_printf(&b, "set_field:%"PRIu32"->tun_id", seg->vni);
+        put_outputs(&b, ports, n);
+    }
+    add_flowf(h, PIPELINE_T_FLOOD, 90, cookie, b.len ? b.s : "drop",
+              "reg6=%d",
+              seg->vlan);
+    free(b.s);
+    free(ports);
+}
+
+static void
+emit_flood(struct host_ctx *h)
+{
+    for (size_t s = 0; s < h->plan->n_segs; s++) {
+        if (h->src_segs[s]) {
+            emit_flood_segment(h, s);
+        }
+    }
+    add_flow(h, PIPELINE_T_FLOOD, 0, default_cookie(), "", "drop");
+}
+
+/* Merging. */
+
+struct flow_ref {
+    struct weft_flow *flow;
+    size_t seq;                 /* Order of generation. */
+};
+
+static int
+compare_flow_refs(const void *a_, const void *b_)
+{
+    const struct flow_ref *a = a_;
+    const struct flow_ref *b = b_;
+    const struct weft_flow *fa = a->flow;
+    const struct weft_flow *fb = b->flow;
+    int cmp;
+
+    if (fa->table != fb->table) {
+        return fa->table < fb->table ? -1 : 1;
+    }
+    if (fa->priority != fb->priority) {
+        return fa->priority < fb->priority ? -1 : 1;
+    }
+    cmp = strcmp(fa->match, fb->match);
+    if (cmp) {
+        return cmp;
+    }
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static bool
+same_flow_key(const struct weft_flow *a, const struct weft_flow *b)
+{
+    return (a->table == b->table && a->priority == b->priority
+            && !strcmp(a->match, b->match));
+}
+
+/* Calls 'cb' for each action of 'actions' (split at the commas that are
+ * outside parentheses).  Stops and returns false if 'cb' does. */
+static bool
+for_each_action(const char *actions,
+                bool (*cb)(const char *action, size_t len, void *aux),
+                void *aux)
+{
+    const char *start = actions;
+    int depth = 0;
+
+    for (const char *p = actions; ; p++) {
+        if (*p == '(') {
+            depth++;
+        } else if (*p == ')') {
+            depth--;
+        } else if ((*p == ',' && !depth) || !*p) {
+            if (p > start && !cb(start, p - start, aux)) {
+                return false;
+            }
+            if (!*p) {
+                return true;
+            }
+            start = p + 1;
+        }
+    }
+}
+
+static bool
+is_conjunction(const char *action, size_t len, void *aux)
+{
+    static const char prefix[] = "conjunction(";
+    return len > sizeof prefix - 1 && !strncmp(action, prefix,
+                                               sizeof prefix - 1);
+}
+
+struct merge_aux {
+    struct sbuf actions;
+    bool clash;
+};
+
+/* Appends 'action', a conjunction, to the merged actions in 'aux_' unless
+ * it is there already.  Two clauses of one conjunction in one flow are a
+ * clash: OVS would never complete that conjunction. */
+static bool
+append_conjunction(const char *action, size_t len, void *aux_)
+{
+    struct merge_aux *aux = aux_;
+    size_t id_len = strcspn(action, ",") + 1;     /* "conjunction(ID," */
+    const char *s = sbuf_str(&aux->actions);
+
+    for (const char *p = s; (p = strstr(p, "conjunction(")); p++) {
+        if (!strncmp(p, action, id_len)) {
+            if (strncmp(p, action, len) || (p[len] != ',' && p[len])) {
+                aux->clash = true;
+            }
+            return true;
+        }
+    }
+    sbuf_comma(&aux->actions);
+    sbuf_printf(&aux->actions, "%.*s", (int) len, action);
+    return true;
+}
+
+/* OVS takes flows with the same table, priority and match for one flow:
+ * the last one added replaces the others.  Conjunction dimensions that
+ * several rules share are such flows; merges each group of them into the
+ * first one generated, with all their conjunction actions.  Anything else
+ * identical, and two clauses of one conjunction in one flow, are bugs in
+ * this file: aborts (keeps the first flow, or the merge, if built with
+ * NDEBUG). */
+static void
+merge_duplicates(struct weft_flow_set *set)
+{
+    struct flow_ref *refs = xcalloc(set->n, sizeof *refs);
+    bool *dead = xcalloc(set->n, sizeof *dead);
+
+    for (size_t i = 0; i < set->n; i++) {
+        refs[i] = (struct flow_ref) { &set->flows[i], i };
+    }
+    qsort(refs, set->n, sizeof *refs, compare_flow_refs);
+
+    for (size_t i = 0; i < set->n; ) {
+        size_t j = i + 1;
+        bool conj = for_each_action(refs[i].flow->actions, is_conjunction,
+                                    NULL);
+        while (j < set->n && same_flow_key(refs[i].flow, refs[j].flow)) {
+            conj = conj && for_each_action(refs[j].flow->actions,
+                                           is_conjunction, NULL);
+            j++;
+        }
+        if (j - i > 1) {
+            struct merge_aux aux = { { NULL, 0, 0 }, false };
+
+            for (size_t k = i; k < j && conj; k++) {
+                for_each_action(refs[k].flow->actions, append_conjunction,
+                                &aux);
+            }
+#ifndef NDEBUG
+            if (!conj || aux.clash) {
+                abort();
+            }
+#endif
+            if (conj) {
+                free(refs[i].flow->actions);
+                refs[i].flow->actions = aux.actions.s;
+            } else {
+                free(aux.actions.s);
+            }
+            for (size_t k = i + 1; k < j; k++) {
+                dead[refs[k].seq] = true;
+            }
+        }
+        i = j;
+    }
+
+    size_t n = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        if (dead[i]) {
+            free(set->flows[i].match);
+            free(set->flows[i].actions);
+        } else {
+            set->flows[n++] = set->flows[i];
+        }
+    }
+    set->n = n;
+    free(dead);
+    free(refs);
+}
+
+/* Computing a host's flows. */
+
+static int
+compare_tunnel_ptrs(const void *a_, const void *b_)
+{
+    const struct pipeline_tunnel *a = *(const struct pipeline_tunnel **) a_;
+    const struct pipeline_tunnel *b = *(const struct pipeline_tunnel **) b_;
+    int cmp = strcmp(a->peer, b->peer);
+
+    return cmp ? cmp : a->ofport < b->ofport ? -1 : a->ofport > b->ofport;
+}
+
+/* The host's usable tunnels, by peer: one per peer, none to itself, none
+ * sharing a port with another tunnel or a local vNIC. */
+static void
+host_tunnels(struct host_ctx *h)
+{
+    const struct pipeline_input *in = h->plan->in;
+    size_t n = 0;
+
+    h->tunnels = xcalloc(in->n_tunnels, sizeof *h->tunnels);
+    for (size_t i = 0; i < in->n_tunnels; i++) {
+        const struct pipeline_tunnel *t = &in->tunnels[i];
+        if (t->host && t->peer && t->ofport > 0
+            && !strcmp(t->host, h->name) && strcmp(t->peer, h->name)) {
+            h->tunnels[n++] = t;
+        }
+    }
+    qsort(h->tunnels, n, sizeof *h->tunnels, compare_tunnel_ptrs);
+
+    for (size_t i = 0; i < n; i++) {
+        const struct pipeline_tunnel *t = h->tunnels[i];
+        bool clash = false;
+
+        for (size_t j = 0; j < h->n_tunnels && !clash; j++) {
+            clash = (!strcmp(h->tunnels[j]->peer, t->peer)
+                     || h->tunnels[j]->ofport == t->ofport);
+        }
+        for (size_t j = 0; j < h->plan->n_vnics && !clash; j++) {
+            clash = h->local[j] && vnic(h, j)->ofport == t->ofport;
+        }
+        if (!clash) {
+            h->tunnels[h->n_tunnels++] = t;
+        }
+    }
+}
+
+static int
+tunnel_to(const struct host_ctx *h, const char *peer)
+{
+    for (size_t i = 0; i < h->n_tunnels; i++) {
+        if (!strcmp(h->tunnels[i]->peer, peer)) {
+            return h->tunnels[i]->ofport;
+        }
+    }
+    return 0;
+}
+
+static void
+compute_host(const struct pipeline_plan *plan, const char *host,
+             struct weft_flow_set *out)
+{
+    struct host_ctx h = {
+        .plan = plan,
+        .name = host,
+        .out = out,
+    };
+
+    if (!host) {
+        return;
+    }
+    h.local = xcalloc(plan->n_vnics, sizeof *h.local);
+    h.vnic_tunnel = xcalloc(plan->n_vnics, sizeof *h.vnic_tunnel);
+    h.src_segs = xcalloc(plan->n_segs, sizeof *h.src_segs);
+    for (size_t i = 0; i < plan->n_vnics; i++) {
+        h.local[i] = !strcmp(plan->vnics[i].v->host, host);
+    }
+    host_tunnels(&h);
+    for (size_t i = 0; i < plan->n_vnics; i++) {
+        if (h.local[i]) {
+            h.src_segs[plan->vnics[i].seg] = true;
+        } else {
+            h.vnic_tunnel[i] = tunnel_to(&h, plan->vnics[i].v->host);
+        }
+    }
+    for (size_t s = 0; s < plan->n_segs && h.n_tunnels; s++) {
+        if (plan->policy->segments[s].vni) {
+            h.src_segs[s] = true;
+        }
+    }
+
+    emit_classify(&h);
+    emit_port_security(&h);
+    emit_l2_lookup(&h);
+    emit_acl(&h);
+    emit_acl_tracked(&h);
+    emit_output(&h);
+    emit_flood(&h);
+    merge_duplicates(out);
+    weft_flow_set_sort(out);
+
+    free(h.local);
+    free(h.vnic_tunnel);
+    free(h.src_segs);
+    free(h.tunnels);
+}

@@ -1,0 +1,116 @@
+/* The pipeline compiler: inventory + policy + topology -> the flows each
+ * host's integration bridge should have (docs/pipeline.md describes the
+ * tables).  Pure: no I/O, no OVS; unit-tested on small fixtures whose
+ * expected flows are written as text (tests/unit/test-pipeline.c).
+ *
+ * The caller builds a pipeline_input from what it knows (placed vNICs with
+ * their OpenFlow ports, tunnel ports, the policy in force) and asks for one
+ * host's flows at a time, so that a change recomputes only the hosts it
+ * affects. */
+#ifndef WEFT_PIPELINE_H
+#define WEFT_PIPELINE_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flow.h"
+
+struct policy;
+struct pipeline_plan;
+
+enum pipeline_table {
+    PIPELINE_T_CLASSIFY = 0,
+    PIPELINE_T_PORT_SECURITY = 10,
+    PIPELINE_T_L2_LOOKUP = 30,
+    PIPELINE_T_ACL = 40,
+    PIPELINE_T_ACL_TRACKED = 41,
+    PIPELINE_T_OUTPUT = 50,
+    PIPELINE_T_FLOOD = 60,
+    PIPELINE_T_APPS_FIRST = 100,
+    PIPELINE_T_APPS_LAST = 199,
+};
+
+#define PIPELINE_CT_ZONE 1
+
+/* A vNIC that is placed on its host's bridge. */
+struct pipeline_vnic {
+    const char *host;
+    const char *vm;
+    const char *tap;
+    const char *mac;            /* Lowercase "xx:xx:xx:xx:xx:xx". */
+    const char *segment;        /* A segment of the policy. */
+    const char *const *labels;  /* From Weft metadata ("groups="). */
+    size_t n_labels;
+    int ofport;                 /* On its host's bridge, > 0. */
+};
+
+/* A tunnel port on 'host' towards 'peer'. */
+struct pipeline_tunnel {
+    const char *host;
+    const char *peer;
+    int ofport;                 /* > 0 once OVS has added it. */
+};
+
+struct pipeline_input {
+    const struct policy *policy;
+    const struct pipeline_vnic *vnics;
+    size_t n_vnics;
+    const struct pipeline_tunnel *tunnels;
+    size_t n_tunnels;
+};
+
+/* Stores in 'out' (cleared first) the flows that 'host' should have,
+ * sorted (weft_flow_set_sort()), the same whatever the order of the input.
+ *
+ * vNICs with ofport <= 0 or a segment that is not in the policy get no
+ * flows, nor does a vNIC that clashes with one before it in (host, tap)
+ * order: same host and tap, same MAC, or same host and port.  Tunnels with
+ * ofport <= 0, to the host itself, or clashing with another tunnel or a
+ * local vNIC are ignored.  A null policy is an empty one. */
+void pipeline_compute_host(const struct pipeline_input *, const char *host,
+                           struct weft_flow_set *out);
+
+/* True if hosts 'a' and 'b' need a VXLAN tunnel between them: both have
+ * vNICs of one segment that has a VNI, or vNICs of two segments with VNIs
+ * that an allow rule connects. */
+bool pipeline_hosts_need_tunnel(const struct pipeline_input *,
+                                const char *a, const char *b);
+
+/* The same two functions over a plan: what the compiler derives from an
+ * input independently of the host (valid vNICs in canonical order, rules
+ * resolved to vNICs and CIDRs, which segments reach which), computed once.
+ * A caller that asks for many hosts, or for every pair of hosts, should use
+ * a plan: the functions above build one on every call.  The plan points
+ * into the input, which must outlive it and not change. */
+struct pipeline_plan *pipeline_plan_create(const struct pipeline_input *);
+void pipeline_plan_destroy(struct pipeline_plan *);  /* Accepts NULL. */
+void pipeline_plan_compute_host(const struct pipeline_plan *,
+                                const char *host, struct weft_flow_set *out);
+bool pipeline_plan_hosts_need_tunnel(const struct pipeline_plan *,
+                                     const char *a, const char *b);
+
+/* Cookies of the flows made for each kind of object (see flow.h), so that
+ * tools such as "weftctl trace" can tell which object made a flow.  The ID
+ * is the FNV-1a 64-bit hash of the object's name ("HOST/TAP" for a vNIC,
+ * the peer host's name for a tunnel), its top 16 bits XORed into the low
+ * 48.  Table defaults have weft_cookie(WEFT_COOKIE_PIPELINE, 0). */
+uint64_t pipeline_vnic_cookie(const char *host, const char *tap);
+uint64_t pipeline_segment_cookie(const char *segment);
+uint64_t pipeline_rule_cookie(const char *rule);
+uint64_t pipeline_tunnel_cookie(const char *peer);
+
+/* The conjunction ID (conj_id) of the flows of 'policy''s rule called
+ * 'rule', 0 if there is none.  Derived from the rule's name, unique in the
+ * policy: of rules whose hashes clash, the one first by name keeps its
+ * hash and the next takes the next free value. */
+uint32_t pipeline_conj_id(const struct policy *, const char *rule);
+
+/* Flow priority in table 41 of a rule of policy priority 'priority'.  Of
+ * two rules of the same priority, a deny is above a stateful allow, which
+ * is above a stateless allow: OVS leaves the outcome undefined when a
+ * packet matches two conjunctions of one priority, so overlapping rules
+ * must not share one. */
+int pipeline_rule_priority(int priority, bool deny, bool stateful);
+
+#endif /* pipeline.h */
