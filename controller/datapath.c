@@ -62,7 +62,8 @@ settled(struct datapath *dp, const struct weftd *d, long long int now)
 
 /* The compiler's view of every host's placed vNICs and tunnels. */
 static void
-build_input(const struct weftd *d, struct pipeline_input *in)
+build_input(const struct weftd *d, const struct policy *policy,
+            struct pipeline_input *in)
 {
     size_t n_vnics = 0, n_tunnels = 0;
     for (size_t i = 0; i < d->n_hosts; i++) {
@@ -79,7 +80,7 @@ build_input(const struct weftd *d, struct pipeline_input *in)
         const struct host_vm_port *ports;
         size_t n = host_get_vm_ports(h, &ports);
         for (size_t j = 0; j < n; j++) {
-            if (!policy_find_segment(d->policy.current, ports[j].segment)) {
+            if (!policy_find_segment(policy, ports[j].segment)) {
                 continue;   /* Placed under an older policy: no flows. */
             }
             vnics[n_vnics++] = (struct pipeline_vnic) {
@@ -106,7 +107,7 @@ build_input(const struct weftd *d, struct pipeline_input *in)
         }
     }
     *in = (struct pipeline_input) {
-        .policy = d->policy.current,
+        .policy = policy,
         .vnics = vnics,
         .n_vnics = n_vnics,
         .tunnels = tunnels,
@@ -138,7 +139,7 @@ datapath_run(struct datapath *dp, struct weftd *d)
 
     double start = cpu_ms();
     struct pipeline_input in;
-    build_input(d, &in);
+    build_input(d, d->policy.current, &in);
 
     struct pipeline_plan *plan = pipeline_plan_create(&in);
     struct weft_flow_set flows;
@@ -178,4 +179,69 @@ datapath_run(struct datapath *dp, struct weftd *d)
     dp->stats.last_compute_ms = cpu_ms() - start;
     WEFT_DBG("recomputed %zu hosts in %.2f ms (%zu vNICs)", d->n_hosts,
              dp->stats.last_compute_ms, in.n_vnics);
+}
+
+/* Appends to 'out' one "host: +|- flow" line per flow that differs between
+ * 'old' and 'new' (both sorted). */
+static void
+diff_flows(const char *host, const struct weft_flow_set *old,
+           const struct weft_flow_set *new, FILE *out)
+{
+    char *a = NULL, *b = NULL;
+    size_t alen = 0, blen = 0;
+    FILE *fa = open_memstream(&a, &alen);
+    FILE *fb = open_memstream(&b, &blen);
+    weft_flow_set_format(old, fa);
+    weft_flow_set_format(new, fb);
+    fclose(fa);
+    fclose(fb);
+
+    /* Both are sorted the same way: a merge finds the differences. */
+    char *pa = a, *pb = b;
+    while (*pa || *pb) {
+        char *ea = strchr(pa, '\n'), *eb = strchr(pb, '\n');
+        size_t la = ea ? (size_t) (ea - pa) : strlen(pa);
+        size_t lb = eb ? (size_t) (eb - pb) : strlen(pb);
+        int cmp = (!*pa ? 1 : !*pb ? -1 : strncmp(pa, pb, la < lb ? la : lb));
+        if (!cmp && la != lb) {
+            cmp = la < lb ? -1 : 1;
+        }
+        if (!cmp) {
+            pa += la + (ea != NULL);
+            pb += lb + (eb != NULL);
+        } else if (cmp < 0) {
+            fprintf(out, "%s: - %.*s\n", host, (int) la, pa);
+            pa += la + (ea != NULL);
+        } else {
+            fprintf(out, "%s: + %.*s\n", host, (int) lb, pb);
+            pb += lb + (eb != NULL);
+        }
+    }
+    free(a);
+    free(b);
+}
+
+char *
+datapath_preview(const struct weftd *d, const struct policy *policy)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+
+    struct pipeline_input in;
+    build_input(d, policy, &in);
+    struct pipeline_plan *plan = pipeline_plan_create(&in);
+    struct weft_flow_set flows;
+    weft_flow_set_init(&flows);
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        const struct host *h = d->hosts[i];
+        pipeline_plan_compute_host(plan, host_get_name(h), &flows);
+        diff_flows(host_get_name(h), host_get_flows(h), &flows, out);
+    }
+    weft_flow_set_destroy(&flows);
+    pipeline_plan_destroy(plan);
+    free((void *) in.vnics);
+    free((void *) in.tunnels);
+    fclose(out);
+    return text;
 }

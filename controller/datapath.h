@@ -33,6 +33,13 @@ struct datapath {
 
 void datapath_init(struct datapath *, long long int now_ms);
 
+/* What 'policy' would change in every host's flows, compared with the
+ * flows wanted now, as "HOST: + FLOW" / "HOST: - FLOW" lines (malloc'd;
+ * "" if nothing).  Tunnels that 'policy' would add or remove are not
+ * counted: their flows appear once the tunnels exist. */
+struct policy;
+char *datapath_preview(const struct weftd *, const struct policy *);
+
 /* Recomputes what changed since the last call. */
 void datapath_run(struct datapath *, struct weftd *);
 

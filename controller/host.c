@@ -695,6 +695,12 @@ flow_sets_equal(const struct weft_flow_set *a, const struct weft_flow_set *b)
     return true;
 }
 
+const struct weft_flow_set *
+host_get_flows(const struct host *h)
+{
+    return &h->flows;
+}
+
 bool
 host_set_flows(struct host *h, const struct weft_flow_set *flows)
 {

@@ -81,6 +81,9 @@ unsigned int host_get_ports_version(const struct host *);
 struct weft_flow_set;
 bool host_set_flows(struct host *, const struct weft_flow_set *);
 
+/* The flows set last (empty before the first). */
+const struct weft_flow_set *host_get_flows(const struct host *);
+
 /* A snapshot of a host for status output; strings valid until the next
  * loop iteration. */
 struct host_status {

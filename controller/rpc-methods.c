@@ -14,14 +14,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "datapath.h"
+#include "flow.h"
 #include "host.h"
 #include "inventory.h"
 #include "openflow.h"
+#include "pipeline.h"
 #include "policy-db.h"
 #include "policy-store.h"
 #include "policy.h"
 #include "rpc.h"
 #include "weftd.h"
+#include "xalloc.h"
 
 
 /* Parameters. */
@@ -141,12 +145,15 @@ apply_change(struct weftd *d, struct rpc_request *req, struct policy *p,
     char *diff = policy_diff(ps->current, p);
 
     if (dry_run || !diff[0]) {
+        char *flows = dry_run ? datapath_preview(d, p) : NULL;
         msgpack_packer *pk = rpc_reply_begin(req);
-        msgpack_pack_map(pk, 3);
+        msgpack_pack_map(pk, 4);
         rpc_pack_kv_int(pk, "generation", ps->generation);
         rpc_pack_kv_string(pk, "changes", diff);
         rpc_pack_kv_bool(pk, "dry_run", dry_run);
+        rpc_pack_kv_string(pk, "flow_changes", flows);
         rpc_reply_end(req);
+        free(flows);
         policy_destroy(p);
         free(diff);
         return;
@@ -498,7 +505,7 @@ pack_counts(msgpack_packer *pk, const struct weftd *d)
     inventory_count(&d->inventory, &n_vms, &n_vnics, &n_placed,
                     &n_unplaced);
 
-    msgpack_pack_map(pk, 10 + HOST_ERROR + 1);
+    msgpack_pack_map(pk, 14 + HOST_ERROR + 1);
     rpc_pack_kv_uint(pk, "hosts", d->n_hosts);
     for (int s = 0; s <= HOST_ERROR; s++) {
         char key[32];
@@ -516,6 +523,12 @@ pack_counts(msgpack_packer *pk, const struct weftd *d)
     rpc_pack_kv_uint(pk, "rules", d->policy.current->n_rules);
     rpc_pack_kv_uint(pk, "openflow_connections",
                      d->listener ? of_listener_count(d->listener) : 0);
+    /* How much work policy and inventory changes caused. */
+    const struct datapath_stats *ds = &d->datapath.stats;
+    rpc_pack_kv_uint(pk, "recomputes", ds->n_computes);
+    rpc_pack_kv_uint(pk, "hosts_recomputed", ds->n_host_computes);
+    rpc_pack_kv_uint(pk, "hosts_changed", ds->n_hosts_changed);
+    rpc_pack_kv_double(pk, "last_recompute_ms", ds->last_compute_ms);
 }
 
 static void
@@ -584,6 +597,96 @@ m_list_ports(struct rpc_request *req, const msgpack_object *params, void *d_)
     free_args(argv, argc);
 }
 
+/* The object a flow's cookie names, for people: "rule web-db", "vnic
+ * h1/t-web1", "segment web", "tunnel h2", or NULL. */
+static char *
+cookie_owner(const struct weftd *d, const char *host, uint64_t cookie)
+{
+    const struct policy *p = d->policy.current;
+    switch ((cookie >> 48) & 0xff) {
+    case WEFT_COOKIE_RULE:
+        for (size_t i = 0; i < p->n_rules; i++) {
+            if (pipeline_rule_cookie(p->rules[i].name) == cookie) {
+                return xasprintf("rule %s", p->rules[i].name);
+            }
+        }
+        break;
+    case WEFT_COOKIE_SEGMENT:
+        for (size_t i = 0; i < p->n_segments; i++) {
+            if (pipeline_segment_cookie(p->segments[i].name) == cookie) {
+                return xasprintf("segment %s", p->segments[i].name);
+            }
+        }
+        break;
+    case WEFT_COOKIE_TUNNEL:
+        for (size_t i = 0; i < d->n_hosts; i++) {
+            const char *peer = host_get_name(d->hosts[i]);
+            if (pipeline_tunnel_cookie(peer) == cookie) {
+                return xasprintf("tunnel to %s", peer);
+            }
+        }
+        break;
+    case WEFT_COOKIE_VNIC:
+        for (size_t i = 0; i < d->n_hosts; i++) {
+            const struct host_vm_port *ports;
+            size_t n = host_get_vm_ports(d->hosts[i], &ports);
+            for (size_t j = 0; j < n; j++) {
+                const char *h = host_get_name(d->hosts[i]);
+                if (pipeline_vnic_cookie(h, ports[j].tap) == cookie) {
+                    return xasprintf("vnic %s/%s", ports[j].vm,
+                                     ports[j].tap);
+                }
+            }
+        }
+        break;
+    }
+    (void) host;
+    return NULL;
+}
+
+static void
+m_dump_flows(struct rpc_request *req, const msgpack_object *params, void *d_)
+{
+    struct weftd *d = d_;
+    char **argv;
+    size_t argc;
+    if (!get_args(req, params, 1, 1, &argv, &argc)) {
+        return;
+    }
+    const struct host *h = NULL;
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        if (!strcmp(host_get_name(d->hosts[i]), argv[0])) {
+            h = d->hosts[i];
+        }
+    }
+    if (!h) {
+        rpc_reply_errorf(req, "not-found", "host", 0, "no host named "
+                         "\"%s\"", argv[0]);
+        free_args(argv, argc);
+        return;
+    }
+    const struct weft_flow_set *flows = host_get_flows(h);
+    msgpack_packer *pk = rpc_reply_begin(req);
+    msgpack_pack_array(pk, flows->n);
+    for (size_t i = 0; i < flows->n; i++) {
+        const struct weft_flow *f = &flows->flows[i];
+        char *owner = cookie_owner(d, argv[0], f->cookie);
+        msgpack_pack_map(pk, 6);
+        rpc_pack_kv_uint(pk, "table", f->table);
+        rpc_pack_kv_uint(pk, "priority", f->priority);
+        char cookie[24];
+        snprintf(cookie, sizeof cookie, "0x%016llx",
+                 (unsigned long long) f->cookie);
+        rpc_pack_kv_string(pk, "cookie", cookie);
+        rpc_pack_kv_string(pk, "match", f->match);
+        rpc_pack_kv_string(pk, "actions", f->actions);
+        rpc_pack_kv_string(pk, "owner", owner);
+        free(owner);
+    }
+    rpc_reply_end(req);
+    free_args(argv, argc);
+}
+
 void
 rpc_methods_register(struct weftd *d, struct rpc_server *rpc)
 {
@@ -596,6 +699,7 @@ rpc_methods_register(struct weftd *d, struct rpc_server *rpc)
         { "show", m_show },
         { "list-hosts", m_list_hosts },
         { "list-ports", m_list_ports },
+        { "dump-flows", m_dump_flows },
         { "set-policy", m_set_policy },
         { "get-policy", m_get_policy },
         { "segment-add", m_segment_add },

@@ -63,7 +63,15 @@ pass "web1 <-> web2 across hosts over VXLAN; web1 -> db1 blocked"
 # 2. A stateful rule web -> db tcp/5432.
 listen db1 5432
 listen web1 5432
+weftctl --dry-run rule-add web-db allow from=web to=db proto=tcp ports=5432 \
+    >"$T/dry"
+grep -q "^h1: + table=41, .*conjunction" "$T/dry" \
+    || fail "dry run shows no flow change on h1: $(cat "$T/dry")"
+grep -q "^h3: + table=41, .*conjunction" "$T/dry" || fail "no h3 flow change"
+can_connect web1 10.0.0.21 5432 && fail "dry run changed the dataplane"
 weftctl rule-add web-db allow from=web to=db proto=tcp ports=5432 >/dev/null
+weftctl dump-flows h1 | grep -q "conjunction.*# rule web-db" \
+    || fail "dump-flows does not name the rule"
 wait_until 15 "web1 -> db1:5432" can_connect web1 10.0.0.21 5432
 can_connect db1 10.0.0.11 5432 && fail "db1 -> web1:5432 passed"
 cannot_ping web1 10.0.0.21 || fail "icmp web1 -> db1 passed: rule is tcp only"

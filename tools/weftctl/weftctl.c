@@ -67,6 +67,7 @@ static weftctl_format_func format_history;
 static weftctl_format_func format_hosts;
 static weftctl_format_func format_ports;
 static weftctl_format_func format_show;
+static weftctl_format_func format_flows;
 
 #define OBJECT_COMMANDS(KIND, ARGS)                                          \
     { KIND "-add", 2, 64, "NAME " ARGS, KIND "-add",                         \
@@ -86,6 +87,9 @@ static const struct weftctl_command commands[] = {
       0 },
     { "list-ports", 0, 1, "[HOST]", "list-ports",
       "vNICs with segment and placement", format_ports, 0 },
+    { "dump-flows", 1, 1, "HOST", "dump-flows",
+      "the flows weftd wants on HOST, with the object behind each",
+      format_flows, 0 },
     { "set-policy", 1, 1, "FILE|-", "set-policy",
       "replace the whole policy (validated whole)", format_change,
       CMD_READS_FILE | CMD_CHANGES },
@@ -485,6 +489,11 @@ format_change(const msgpack_object *r, const struct weftctl_reply_info *info)
         putchar('\n');
     }
     if (dry_run) {
+        const msgpack_object *flows = get(r, "flow_changes");
+        if (flows && flows->type == MSGPACK_OBJECT_STR) {
+            printf("flows:\n%s", flows->via.str.size ? "" : "  (none)\n");
+            fwrite(flows->via.str.ptr, 1, flows->via.str.size, stdout);
+        }
         printf("dry run: nothing changed (policy generation %lld stays in "
                "force)\n", get_int(r, "generation"));
     } else {
@@ -600,6 +609,34 @@ format_ports(const msgpack_object *r, const struct weftctl_reply_info *info)
 {
     (void) info;
     print_ports(r);
+}
+
+static void
+format_flows(const msgpack_object *r, const struct weftctl_reply_info *info)
+{
+    (void) info;
+    for (uint32_t i = 0; r->type == MSGPACK_OBJECT_ARRAY
+                         && i < r->via.array.size; i++) {
+        const msgpack_object *f = &r->via.array.ptr[i];
+        const msgpack_object *match = get(f, "match");
+        printf("table=%lld, priority=%lld, cookie=", get_int(f, "table"),
+               get_int(f, "priority"));
+        put_str(get(f, "cookie"), "?", 0);
+        fputs(", ", stdout);
+        if (match && match->type == MSGPACK_OBJECT_STR
+            && match->via.str.size) {
+            put_str(match, "", 0);
+            putchar(' ');
+        }
+        fputs("actions=", stdout);
+        put_str(get(f, "actions"), "", 0);
+        const msgpack_object *owner = get(f, "owner");
+        if (owner && owner->type == MSGPACK_OBJECT_STR) {
+            fputs("  # ", stdout);
+            put_str(owner, "", 0);
+        }
+        putchar('\n');
+    }
 }
 
 static void
