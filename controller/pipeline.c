@@ -10,6 +10,7 @@
  * several rules share) and sorts. */
 #include "pipeline.h"
 #include "policy.h"
+#include "sbuf.h"
 #include "xalloc.h"
 
 #include <inttypes.h>
@@ -281,52 +282,6 @@ static int
 strcmp_null(const char *a, const char *b)
 {
     return !a || !b ? (a != NULL) - (b != NULL) : strcmp(a, b);
-}
-
-/* A growing string. */
-struct sbuf {
-    char *s;
-    size_t len, cap;
-};
-
-static void sbuf_printf(struct sbuf *, const char *format, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-sbuf_printf(struct sbuf *b, const char *format, ...)
-{
-    for (;;) {
-        va_list args;
-        size_t avail = b->cap - b->len;
-
-        va_start(args, format);
-        int n = vsnprintf(b->s ? b->s + b->len : NULL, avail, format, args);
-        va_end(args);
-        if (n < 0) {
-            abort();
-        }
-        if ((size_t) n < avail) {
-            b->len += n;
-            return;
-        }
-        b->cap = 2 * b->cap + n + 64;
-        b->s = xrealloc(b->s, b->cap);
-    }
-}
-
-/* Appends ',' unless 'b' is empty. */
-static void
-sbuf_comma(struct sbuf *b)
-{
-    if (b->len) {
-        sbuf_printf(b, ",");
-    }
-}
-
-static const char *
-sbuf_str(const struct sbuf *b)
-{
-    return b->s ? b->s : "";
 }
 
 /* The vNICs of a plan. */
@@ -1203,7 +1158,7 @@ emit_flood_segment(struct host_ctx *h, size_t s)
     const struct policy_segment *seg = segment(h, s);
     uint64_t cookie = pipeline_segment_cookie(seg->name);
     int *ports = xcalloc(plan->n_vnics + h->n_tunnels, sizeof *ports);
-    struct sbuf b = { NULL, 0, 0 };
+    struct sbuf b = SBUF_INITIALIZER;
     size_t n = 0;
 
     /* Local members of the segments 's' reaches. */
@@ -1236,7 +1191,7 @@ emit_flood_segment(struct host_ctx *h, size_t s)
     add_flowf(h, PIPELINE_T_FLOOD, 90, cookie, b.len ? b.s : "drop",
               "reg6=%d",
               seg->vlan);
-    free(b.s);
+    sbuf_destroy(&b);
     free(ports);
 }
 

@@ -7,6 +7,7 @@
  * policy_parse() and policy_add_line(); one set of checks (check_object()
  * and check_refs()) serves both parsing and policy_validate(). */
 #include "policy.h"
+#include "sbuf.h"
 #include "xalloc.h"
 
 #include <arpa/inet.h>
@@ -26,7 +27,7 @@ _Static_assert(offsetof(struct policy_group, name) == 0, "name first");
 _Static_assert(offsetof(struct policy_rule, name) == 0, "name first");
 _Static_assert(offsetof(struct policy_mirror, name) == 0, "name first");
 
-struct buf;
+struct sbuf;
 
 enum kind {
     K_SEGMENT,
@@ -74,7 +75,7 @@ struct kind_class {
     bool (*check)(const void *obj, const struct obj_ctx *);
     /* Checks that what 'obj' refers to exists. */
     bool (*check_refs)(const void *obj, const struct obj_ctx *);
-    void (*format)(const void *obj, struct buf *);
+    void (*format)(const void *obj, struct sbuf *);
     void (*clone)(void *dst, const void *src);
     void (*destroy)(void *obj);
 };
@@ -105,53 +106,6 @@ strv_free(char **v, size_t n)
         free(v[i]);
     }
     free(v);
-}
-
-/* A growing string. */
-
-struct buf {
-    char *s;
-    size_t len, cap;
-};
-
-static void buf_printf(struct buf *, const char *format, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-buf_printf(struct buf *b, const char *format, ...)
-{
-    va_list args;
-
-    for (;;) {
-        size_t avail = b->cap - b->len;
-        va_start(args, format);
-        int n = vsnprintf(b->s ? b->s + b->len : NULL, avail, format, args);
-        va_end(args);
-        if (n < 0) {
-            abort();
-        }
-        if ((size_t) n < avail) {
-            b->len += n;
-            return;
-        }
-        b->cap = 2 * b->cap + n + 64;
-        b->s = xrealloc(b->s, b->cap);
-    }
-}
-
-static void
-buf_put(struct buf *b, const char *s)
-{
-    buf_printf(b, "%s", s);
-}
-
-/* Returns the string, "" if nothing was written.  Caller frees. */
-static char *
-buf_steal(struct buf *b)
-{
-    char *s = b->s ? b->s : xstrdup("");
-    memset(b, 0, sizeof *b);
-    return s;
 }
 
 /* Errors. */
@@ -413,14 +367,14 @@ valid_host_or_port(const char *s)
 
 /* Writes vNIC 's', MAC addresses in lowercase. */
 static void
-buf_put_vnic(struct buf *b, const char *s)
+buf_put_vnic(struct sbuf *b, const char *s)
 {
     if (is_mac(s)) {
         for (; *s; s++) {
-            buf_printf(b, "%c", tolower((unsigned char) *s));
+            sbuf_printf(b, "%c", tolower((unsigned char) *s));
         }
     } else {
-        buf_put(b, s);
+        sbuf_put(b, s);
     }
 }
 
@@ -522,15 +476,15 @@ check_list(const struct obj_ctx *ctx, const char *field, char **items,
 }
 
 static void
-buf_put_list(struct buf *b, const char *key, char **items, size_t n,
+buf_put_list(struct sbuf *b, const char *key, char **items, size_t n,
              bool vnics)
 {
     for (size_t i = 0; i < n; i++) {
-        buf_printf(b, "%s", i ? "," : key);
+        sbuf_printf(b, "%s", i ? "," : key);
         if (vnics) {
             buf_put_vnic(b, items[i]);
         } else {
-            buf_put(b, items[i]);
+            sbuf_put(b, items[i]);
         }
     }
 }
@@ -734,16 +688,16 @@ segment_check_refs(const void *obj, const struct obj_ctx *ctx)
 }
 
 static void
-segment_format(const void *obj, struct buf *b)
+segment_format(const void *obj, struct sbuf *b)
 {
     const struct policy_segment *seg = obj;
 
-    buf_printf(b, "segment %s vlan=%d", seg->name, seg->vlan);
+    sbuf_printf(b, "segment %s vlan=%d", seg->name, seg->vlan);
     if (seg->vni) {
-        buf_printf(b, " vni=%"PRIu32, seg->vni);
+        sbuf_printf(b, " vni=%"PRIu32, seg->vni);
     }
     if (seg->isolated) {
-        buf_put(b, " isolated");
+        sbuf_put(b, " isolated");
     }
 }
 
@@ -955,11 +909,11 @@ group_check_refs(const void *obj, const struct obj_ctx *ctx)
 }
 
 static void
-group_format(const void *obj, struct buf *b)
+group_format(const void *obj, struct sbuf *b)
 {
     const struct policy_group *g = obj;
 
-    buf_printf(b, "group %s", g->name);
+    sbuf_printf(b, "group %s", g->name);
     buf_put_list(b, " segments=", g->segments, g->n_segments, false);
     buf_put_list(b, " labels=", g->labels, g->n_labels, false);
     buf_put_list(b, " vnics=", g->vnics, g->n_vnics, true);
@@ -967,7 +921,7 @@ group_format(const void *obj, struct buf *b)
         char s[POLICY_CIDR_BUFSIZE];
 
         policy_cidr_format(&g->cidrs[i], s, sizeof s);
-        buf_printf(b, "%s%s", i ? "," : " cidrs=", s);
+        sbuf_printf(b, "%s%s", i ? "," : " cidrs=", s);
     }
     buf_put_list(b, " groups=", g->groups, g->n_groups, false);
 }
@@ -1021,14 +975,14 @@ find_group_loop(const struct policy *p, size_t g, unsigned char *state,
                 start--;
             }
 
-            struct buf path = { NULL, 0, 0 };
+            struct sbuf path = SBUF_INITIALIZER;
             for (size_t j = start; j <= depth; j++) {
-                buf_printf(&path, "%s -> ", p->groups[stack[j]].name);
+                sbuf_printf(&path, "%s -> ", p->groups[stack[j]].name);
             }
-            buf_put(&path, p->groups[m].name);
+            sbuf_put(&path, p->groups[m].name);
             set_error(error, p->groups[m].line, "groups", "group loop %s",
                       path.s);
-            free(path.s);
+            sbuf_destroy(&path);
             return false;
         } else if (!find_group_loop(p, m, state, stack, depth + 1, error)) {
             return false;
@@ -1193,26 +1147,26 @@ rule_check_refs(const void *obj, const struct obj_ctx *ctx)
 }
 
 static void
-rule_format(const void *obj, struct buf *b)
+rule_format(const void *obj, struct sbuf *b)
 {
     const struct policy_rule *r = obj;
 
-    buf_printf(b, "rule %s %s from=%s to=%s", r->name,
+    sbuf_printf(b, "rule %s %s from=%s to=%s", r->name,
                policy_action_to_string(r->action), r->from, r->to);
     if (r->proto != POLICY_PROTO_IP) {
-        buf_printf(b, " proto=%s", policy_proto_to_string(r->proto));
+        sbuf_printf(b, " proto=%s", policy_proto_to_string(r->proto));
     }
     for (size_t i = 0; i < r->n_ports; i++) {
-        buf_printf(b, "%s%u", i ? "," : " ports=", r->ports[i].min);
+        sbuf_printf(b, "%s%u", i ? "," : " ports=", r->ports[i].min);
         if (r->ports[i].max != r->ports[i].min) {
-            buf_printf(b, "-%u", r->ports[i].max);
+            sbuf_printf(b, "-%u", r->ports[i].max);
         }
     }
     if (r->priority != POLICY_PRIORITY_DEFAULT) {
-        buf_printf(b, " priority=%d", r->priority);
+        sbuf_printf(b, " priority=%d", r->priority);
     }
     if (!r->stateful) {
-        buf_put(b, " stateless");
+        sbuf_put(b, " stateless");
     }
 }
 
@@ -1383,24 +1337,24 @@ mirror_check_refs(const void *obj, const struct obj_ctx *ctx)
 }
 
 static void
-mirror_format(const void *obj, struct buf *b)
+mirror_format(const void *obj, struct sbuf *b)
 {
     const struct policy_mirror *m = obj;
 
-    buf_printf(b, "mirror %s", m->name);
+    sbuf_printf(b, "mirror %s", m->name);
     for (size_t i = 0; i < m->n_sources; i++) {
-        buf_printf(b, "%s%s:", i ? "," : " sources=",
+        sbuf_printf(b, "%s%s:", i ? "," : " sources=",
                    policy_ref_to_string(m->sources[i].type));
         buf_put_vnic(b, m->sources[i].name);
     }
-    buf_printf(b, " to=%s:", policy_ref_to_string(m->to_type));
+    sbuf_printf(b, " to=%s:", policy_ref_to_string(m->to_type));
     if (m->to_type == POLICY_REF_VNIC) {
         buf_put_vnic(b, m->to_name);
     } else {
-        buf_printf(b, "%s/%s", m->to_name, m->to_port);
+        sbuf_printf(b, "%s/%s", m->to_name, m->to_port);
     }
     if (m->direction != POLICY_DIRECTION_BOTH) {
-        buf_printf(b, " direction=%s",
+        sbuf_printf(b, " direction=%s",
                    policy_direction_to_string(m->direction));
     }
 }
@@ -1808,26 +1762,26 @@ sort_by_name(const struct policy *p, enum kind k)
 static char *
 format_object(const struct policy *p, enum kind k, size_t i)
 {
-    struct buf b = { NULL, 0, 0 };
+    struct sbuf b = SBUF_INITIALIZER;
 
     kinds[k].format(obj_at(p, k, i), &b);
-    return buf_steal(&b);
+    return sbuf_steal(&b);
 }
 
 char *
 policy_format(const struct policy *p)
 {
-    struct buf b = { NULL, 0, 0 };
+    struct sbuf b = SBUF_INITIALIZER;
 
     for (int k = 0; k < N_KINDS; k++) {
         struct named *sorted = sort_by_name(p, k);
         for (size_t i = 0; i < *obj_count(p, k); i++) {
             kinds[k].format(obj_at(p, k, sorted[i].idx), &b);
-            buf_put(&b, "\n");
+            sbuf_put(&b, "\n");
         }
         free(sorted);
     }
-    return buf_steal(&b);
+    return sbuf_steal(&b);
 }
 
 bool
@@ -1845,7 +1799,7 @@ policy_equal(const struct policy *a, const struct policy *b)
 char *
 policy_diff(const struct policy *old, const struct policy *new)
 {
-    struct buf b = { NULL, 0, 0 };
+    struct sbuf b = SBUF_INITIALIZER;
 
     for (int k = 0; k < N_KINDS; k++) {
         struct named *o = sort_by_name(old, k);
@@ -1859,17 +1813,17 @@ policy_diff(const struct policy *old, const struct policy *new)
                        : strcmp(o[i].name, n[j].name));
             if (cmp < 0) {
                 char *s = format_object(old, k, o[i++].idx);
-                buf_printf(&b, "- %s\n", s);
+                sbuf_printf(&b, "- %s\n", s);
                 free(s);
             } else if (cmp > 0) {
                 char *s = format_object(new, k, n[j++].idx);
-                buf_printf(&b, "+ %s\n", s);
+                sbuf_printf(&b, "+ %s\n", s);
                 free(s);
             } else {
                 char *s = format_object(old, k, o[i++].idx);
                 char *t = format_object(new, k, n[j++].idx);
                 if (strcmp(s, t)) {
-                    buf_printf(&b, "~ %s %s: %s -> %s\n", kinds[k].name,
+                    sbuf_printf(&b, "~ %s %s: %s -> %s\n", kinds[k].name,
                                obj_name(new, k, n[j - 1].idx), s, t);
                 }
                 free(s);
@@ -1879,28 +1833,28 @@ policy_diff(const struct policy *old, const struct policy *new)
         free(o);
         free(n);
     }
-    return buf_steal(&b);
+    return sbuf_steal(&b);
 }
 
 char *
 policy_error_format(const struct policy_error *error, const char *file_name)
 {
-    struct buf b = { NULL, 0, 0 };
+    struct sbuf b = SBUF_INITIALIZER;
 
     if (file_name) {
-        buf_printf(&b, "%s:", file_name);
+        sbuf_printf(&b, "%s:", file_name);
         if (error->line > 0) {
-            buf_printf(&b, "%d:", error->line);
+            sbuf_printf(&b, "%d:", error->line);
         }
-        buf_put(&b, " ");
+        sbuf_put(&b, " ");
     } else if (error->line > 0) {
-        buf_printf(&b, "line %d: ", error->line);
+        sbuf_printf(&b, "line %d: ", error->line);
     }
     if (error->field[0]) {
-        buf_printf(&b, "%s: ", error->field);
+        sbuf_printf(&b, "%s: ", error->field);
     }
-    buf_put(&b, error->msg);
-    return buf_steal(&b);
+    sbuf_put(&b, error->msg);
+    return sbuf_steal(&b);
 }
 
 /* Editing. */
