@@ -12,39 +12,14 @@ set -eu -o pipefail
 
 LAB_NAME=${LAB_NAME:?set LAB_NAME before sourcing lib.sh}
 T=/run/weft-test/$LAB_NAME
+FAIL_LOGS="$T/weftd.log"
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 CONF=$T/weftd.conf
 CTL=/run/weft-lab/$LAB_NAME/core/weftd.ctl
 SOCK=/run/weft-lab/$LAB_NAME/core/weftd.sock
 WEFTCTL=${WEFTCTL:-$(dirname "$WEFTD")/../tools/weftctl/weftctl}
-n_checks=0
 
 lab() { "$WEFT_TOP/tools/lab" --lab "$LAB_NAME" "$@"; }
-
-log() { echo "[$(date +%T.%3N)] $*"; }
-
-fail() {
-    echo "FAIL: $*" >&2
-    if [ -f "$T/weftd.log" ]; then
-        echo "--- last lines of weftd's log:" >&2
-        tail -n 40 "$T/weftd.log" >&2
-    fi
-    exit 1
-}
-
-pass() { n_checks=$((n_checks + 1)); log "ok $n_checks - $*"; }
-
-# wait_until SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.1 s.
-wait_until() {
-    local secs=$1 what=$2
-    shift 2
-    local deadline=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        if [ $SECONDS -ge $deadline ]; then
-            fail "timed out after ${secs}s waiting for: $what"
-        fi
-        sleep 0.1
-    done
-}
 
 # Stops weftd started by this test (PID from our pidfile), if alive, after
 # checking that the PID is really a weftd (a stale file may name a reused

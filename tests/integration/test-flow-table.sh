@@ -33,38 +33,12 @@ T=$(mktemp -d /tmp/weft-test-flow-table.XXXXXX)
 chmod 0750 "$T"
 export OVS_RUNDIR=$T OVS_LOGDIR=$T OVS_DBDIR=$T OVS_SYSCONFDIR=$T
 DB=unix:$T/db.sock
-n_checks=0
 ovsdb_pid=
 vswitchd_pid=
 driver_pid=
 
-log() { echo "[$(date +%T.%3N)] $*"; }
-
-fail() {
-    echo "FAIL: $*" >&2
-    for f in driver.out driver.log ovs-vswitchd.log; do
-        if [ -f "$T/$f" ]; then
-            echo "--- last lines of $f:" >&2
-            tail -n 25 "$T/$f" >&2
-        fi
-    done
-    exit 1
-}
-
-pass() { n_checks=$((n_checks + 1)); log "ok $n_checks - $*"; }
-
-# wait_until SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.1 s.
-wait_until() {
-    local secs=$1 what=$2
-    shift 2
-    local deadline=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        if [ $SECONDS -ge $deadline ]; then
-            fail "timed out after ${secs}s waiting for: $what"
-        fi
-        sleep 0.1
-    done
-}
+FAIL_LOGS="$T/driver.out $T/driver.log $T/ovs-vswitchd.log"
+. "$(dirname "$0")/common.sh"
 
 # stop_pid PID: SIGTERM, then waits for the process (our child) to exit.
 stop_pid() {

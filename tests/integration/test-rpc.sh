@@ -14,34 +14,9 @@ VALGRIND=${VALGRIND:-}
 T=$(mktemp -d /tmp/weft-test-rpc.XXXXXX)
 chmod 0750 "$T"
 SOCK=$T/run/weftd.sock
-n_checks=0
 server_pid=
-
-log() { echo "[$(date +%T.%3N)] $*"; }
-
-fail() {
-    echo "FAIL: $*" >&2
-    if [ -f "$T/server.log" ]; then
-        echo "--- last lines of the server's log:" >&2
-        tail -n 40 "$T/server.log" >&2
-    fi
-    exit 1
-}
-
-pass() { n_checks=$((n_checks + 1)); log "ok $n_checks - $*"; }
-
-# wait_until SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.1 s.
-wait_until() {
-    local secs=$1 what=$2
-    shift 2
-    local deadline=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        if [ $SECONDS -ge $deadline ]; then
-            fail "timed out after ${secs}s waiting for: $what"
-        fi
-        sleep 0.1
-    done
-}
+FAIL_LOGS="$T/server.log"
+. "$(dirname "$0")/common.sh"
 
 cleanup() {
     if [ -n "$server_pid" ]; then
