@@ -245,3 +245,30 @@ datapath_preview(const struct weftd *d, const struct policy *policy)
     fclose(out);
     return text;
 }
+
+/* The plan keeps pointers into its input: allocate them together. */
+struct plan_holder {
+    struct pipeline_input in;
+};
+
+struct pipeline_plan *
+datapath_plan_create(const struct weftd *d, const struct policy *policy)
+{
+    struct plan_holder *holder = xzalloc(sizeof *holder);
+    build_input(d, policy, &holder->in);
+    struct pipeline_plan *plan = pipeline_plan_create(&holder->in);
+    pipeline_plan_set_aux(plan, holder);
+    return plan;
+}
+
+void
+datapath_plan_destroy(struct pipeline_plan *plan)
+{
+    if (plan) {
+        struct plan_holder *holder = pipeline_plan_get_aux(plan);
+        pipeline_plan_destroy(plan);
+        free((void *) holder->in.vnics);
+        free((void *) holder->in.tunnels);
+        free(holder);
+    }
+}

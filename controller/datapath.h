@@ -40,6 +40,12 @@ void datapath_init(struct datapath *, long long int now_ms);
 struct policy;
 char *datapath_preview(const struct weftd *, const struct policy *);
 
+/* The compiler's plan for the current state and 'policy', for questions
+ * such as "weftctl trace".  Free with datapath_plan_destroy(). */
+struct pipeline_plan *datapath_plan_create(const struct weftd *,
+                                           const struct policy *);
+void datapath_plan_destroy(struct pipeline_plan *);
+
 /* Recomputes what changed since the last call. */
 void datapath_run(struct datapath *, struct weftd *);
 

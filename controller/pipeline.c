@@ -70,6 +70,8 @@ struct pipeline_plan {
 
     /* Per host (n_hosts * n_segs): host has vNICs of segment. */
     bool *host_segs;
+
+    void *aux;                  /* The owner's. */
 };
 
 /* What depends on the host whose flows are computed. */
@@ -1476,4 +1478,192 @@ compute_host(const struct pipeline_plan *plan, const char *host,
     free(h.vnic_tunnel);
     free(h.src_segs);
     free(h.tunnels);
+}
+
+/* Tracing. */
+
+static ssize_t
+find_vnic(const struct pipeline_plan *plan, const char *host, const char *tap)
+{
+    for (size_t i = 0; i < plan->n_vnics; i++) {
+        const struct pipeline_vnic *v = plan->vnics[i].v;
+        if (!strcmp(v->host, host) && !strcmp(v->tap, tap)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int
+find_tunnel(const struct pipeline_plan *plan, const char *host,
+            const char *peer)
+{
+    for (size_t i = 0; i < plan->in->n_tunnels; i++) {
+        const struct pipeline_tunnel *t = &plan->in->tunnels[i];
+        if (!strcmp(t->host, host) && !strcmp(t->peer, peer)) {
+            return t->ofport;
+        }
+    }
+    return 0;
+}
+
+/* Whether rule 'r' covers a packet of 'proto'/'port'. */
+static bool
+rule_covers_proto(const struct policy_rule *r, int proto, int port)
+{
+    if (r->proto == POLICY_PROTO_IP) {
+        return true;
+    }
+    if ((int) r->proto != proto) {
+        return false;
+    }
+    if (!r->n_ports) {
+        return true;
+    }
+    for (size_t i = 0; i < r->n_ports; i++) {
+        if (port >= r->ports[i].min && port <= r->ports[i].max) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+describe_vnic(const struct pipeline_plan *plan, const char *role,
+              const struct vnic *v, FILE *out)
+{
+    const struct policy_segment *seg = &plan->policy->segments[v->seg];
+    fprintf(out, "%s: %s/%s on %s, MAC %s, port %d, segment %s (VLAN %d",
+            role, v->v->vm, v->v->tap, v->v->host, v->v->mac, v->v->ofport,
+            seg->name, seg->vlan);
+    if (seg->vni) {
+        fprintf(out, ", VNI %"PRIu32, seg->vni);
+    }
+    fprintf(out, "%s)\n", seg->isolated ? ", isolated" : "");
+}
+
+bool
+pipeline_plan_trace(const struct pipeline_plan *plan,
+                    const struct pipeline_trace *q, FILE *out)
+{
+    ssize_t si = find_vnic(plan, q->src_host, q->src_tap);
+    ssize_t di = find_vnic(plan, q->dst_host, q->dst_tap);
+    if (si < 0 || di < 0) {
+        fprintf(out, "result: DROPPED: %s/%s is not a placed vNIC of a "
+                "segment in the policy\n", si < 0 ? q->src_host : q->dst_host,
+                si < 0 ? q->src_tap : q->dst_tap);
+        return false;
+    }
+    const struct vnic *src = &plan->vnics[si], *dst = &plan->vnics[di];
+    const struct policy_segment *sseg = &plan->policy->segments[src->seg];
+    const struct policy_segment *dseg = &plan->policy->segments[dst->seg];
+    bool remote = strcmp(src->v->host, dst->v->host);
+
+    describe_vnic(plan, "source", src, out);
+    describe_vnic(plan, "destination", dst, out);
+    fprintf(out, "packet: %s", q->proto == POLICY_PROTO_TCP ? "tcp"
+            : q->proto == POLICY_PROTO_UDP ? "udp"
+            : q->proto == POLICY_PROTO_ICMP6 ? "icmp6" : "icmp");
+    if (q->port) {
+        fprintf(out, " to port %d", q->port);
+    }
+    fprintf(out, "\n");
+    fprintf(out, "table 0/10 on %s: from port %d with its own MAC: "
+            "classified into segment %s (reg6=%d)\n", src->v->host,
+            src->v->ofport, sseg->name, sseg->vlan);
+
+    int tunnel = 0;
+    if (remote) {
+        tunnel = find_tunnel(plan, src->v->host, dst->v->host);
+        if (!sseg->vni) {
+            fprintf(out, "result: DROPPED: the destination is on %s and "
+                    "segment %s has no VNI, so its traffic stays on %s\n",
+                    dst->v->host, sseg->name, src->v->host);
+            return false;
+        }
+        if (!tunnel) {
+            fprintf(out, "result: DROPPED: no tunnel from %s to %s (yet)\n",
+                    src->v->host, dst->v->host);
+            return false;
+        }
+        fprintf(out, "table 30: %s is on %s: via the tunnel on port %d "
+                "(reg9)\n", dst->v->mac, dst->v->host, tunnel);
+    } else {
+        fprintf(out, "table 30: %s is local, port %d (reg7)\n",
+                dst->v->mac, dst->v->ofport);
+    }
+
+    /* The rule that decides: highest flow priority among matching rules
+     * (deny above allow at equal rule priority, as compiled). */
+    const struct rule *best = NULL;
+    int best_prio = -1;
+    for (size_t i = 0; i < plan->n_rules; i++) {
+        const struct rule *r = &plan->rules[i];
+        if ((r->from.any || r->from.vnics[si])
+            && (r->to.any || r->to.vnics[di])
+            && rule_covers_proto(r->r, q->proto, q->port)) {
+            int prio = pipeline_rule_priority(r->r->priority,
+                                              r->r->action == POLICY_DENY,
+                                              r->r->stateful);
+            if (prio > best_prio) {
+                best = r;
+                best_prio = prio;
+            }
+        }
+    }
+
+    bool allowed;
+    if (best) {
+        allowed = best->r->action == POLICY_ALLOW;
+        fprintf(out, "table 41: rule %s (%s, priority %d, flow priority %d, "
+                "cookie 0x%016"PRIx64") matches: %s\n", best->r->name,
+                best->r->action == POLICY_ALLOW ? "allow" : "deny",
+                best->r->priority, best_prio, best->cookie,
+                !allowed ? "dropped"
+                : best->r->stateful ? "connection committed, replies pass"
+                : "passes (stateless: replies need their own rule)");
+    } else if (src->seg == dst->seg && !sseg->isolated) {
+        allowed = true;
+        fprintf(out, "table 41: no rule matches; default: same segment %s "
+                "is open: connection committed\n", sseg->name);
+    } else {
+        allowed = false;
+        fprintf(out, "table 41: no rule matches; default: %s\n",
+                src->seg == dst->seg
+                ? "isolated segment: only rules let traffic through"
+                : "deny between segments");
+    }
+    if (allowed && !plan->reach[src->seg * plan->n_segs + dst->seg]) {
+        /* Cannot happen for IP allowed by a rule (reach follows allow
+         * rules), but say it if the plans ever disagree. */
+        fprintf(out, "note: segments %s and %s do not reach each other for "
+                "ARP: the source cannot resolve the destination's MAC\n",
+                sseg->name, dseg->name);
+    }
+    if (!allowed) {
+        fprintf(out, "result: DROPPED on %s\n", src->v->host);
+        return false;
+    }
+    if (remote) {
+        fprintf(out, "table 50: into VXLAN to %s with VNI %"PRIu32"; on %s "
+                "the same policy is evaluated again (its conntrack learns "
+                "the connection) and the packet goes out of port %d\n",
+                dst->v->host, sseg->vni, dst->v->host, dst->v->ofport);
+    } else {
+        fprintf(out, "table 50: out of port %d\n", dst->v->ofport);
+    }
+    fprintf(out, "result: DELIVERED to %s/%s\n", dst->v->vm, dst->v->tap);
+    return true;
+}
+
+void
+pipeline_plan_set_aux(struct pipeline_plan *plan, void *aux)
+{
+    plan->aux = aux;
+}
+
+void *
+pipeline_plan_get_aux(const struct pipeline_plan *plan)
+{
+    return plan->aux;
 }

@@ -113,4 +113,26 @@ uint32_t pipeline_conj_id(const struct policy *, const char *rule);
  * must not share one. */
 int pipeline_rule_priority(int priority, bool deny, bool stateful);
 
+/* A pointer the plan's owner may hang on it (e.g. the input it points
+ * into, to free together). */
+void pipeline_plan_set_aux(struct pipeline_plan *, void *);
+void *pipeline_plan_get_aux(const struct pipeline_plan *);
+
+/* "weftctl trace": what happens to a packet from one placed vNIC to
+ * another, and which rule decides, explained from the same plan the flows
+ * are compiled from (so it answers for every host, whatever the transport
+ * to it).  'proto' is a POLICY_PROTO_* value (enum policy_proto) and 'port'
+ * a destination port for tcp/udp (0: none). */
+struct pipeline_trace {
+    const char *src_host, *src_tap;
+    const char *dst_host, *dst_tap;
+    int proto;
+    int port;
+};
+
+/* Writes the explanation to 'out', one step per line.  Returns true if the
+ * packet would be delivered. */
+bool pipeline_plan_trace(const struct pipeline_plan *,
+                         const struct pipeline_trace *, FILE *out);
+
 #endif /* pipeline.h */

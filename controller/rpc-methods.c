@@ -687,6 +687,90 @@ m_dump_flows(struct rpc_request *req, const msgpack_object *params, void *d_)
     free_args(argv, argc);
 }
 
+/* "VM" (its first vNIC) or "VM/TAP" -> host and tap. */
+static bool
+find_vnic_by_name(const struct weftd *d, const char *spec,
+                  const char **host, const char **tap)
+{
+    const char *slash = strchr(spec, '/');
+    size_t vm_len = slash ? (size_t) (slash - spec) : strlen(spec);
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        const struct host_vm_port *ports;
+        size_t n = host_get_vm_ports(d->hosts[i], &ports);
+        for (size_t j = 0; j < n; j++) {
+            if (strlen(ports[j].vm) == vm_len
+                && !strncmp(ports[j].vm, spec, vm_len)
+                && (!slash || !strcmp(ports[j].tap, slash + 1))) {
+                *host = host_get_name(d->hosts[i]);
+                *tap = ports[j].tap;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static void
+m_trace(struct rpc_request *req, const msgpack_object *params, void *d_)
+{
+    struct weftd *d = d_;
+    char **argv;
+    size_t argc;
+    if (!get_args(req, params, 2, 3, &argv, &argc)) {
+        return;
+    }
+    struct pipeline_trace q = { .proto = POLICY_PROTO_ICMP };
+    const char *bad = NULL;
+    if (!find_vnic_by_name(d, argv[0], &q.src_host, &q.src_tap)) {
+        bad = argv[0];
+    } else if (!find_vnic_by_name(d, argv[1], &q.dst_host, &q.dst_tap)) {
+        bad = argv[1];
+    }
+    if (bad) {
+        rpc_reply_errorf(req, "not-found", "vnic", 0, "no placed vNIC "
+                         "\"%s\" (VM or VM/TAP; see list-ports)", bad);
+        free_args(argv, argc);
+        return;
+    }
+    if (argc > 2) {
+        char proto[16];
+        int port = 0;
+        if (sscanf(argv[2], "%15[a-z0-9]/%d", proto, &port) < 1
+            || port < 0 || port > 65535) {
+            proto[0] = '\0';
+        }
+        q.proto = (!strcmp(proto, "tcp") ? POLICY_PROTO_TCP
+                   : !strcmp(proto, "udp") ? POLICY_PROTO_UDP
+                   : !strcmp(proto, "icmp") ? POLICY_PROTO_ICMP
+                   : !strcmp(proto, "icmp6") ? POLICY_PROTO_ICMP6 : -1);
+        q.port = port;
+        if (q.proto < 0 || (port && q.proto != POLICY_PROTO_TCP
+                            && q.proto != POLICY_PROTO_UDP)) {
+            rpc_reply_errorf(req, RPC_E_INVALID_PARAMS, "proto", 0,
+                             "\"%s\" is not tcp/PORT, udp/PORT, icmp or "
+                             "icmp6", argv[2]);
+            free_args(argv, argc);
+            return;
+        }
+    }
+
+    struct pipeline_plan *plan = datapath_plan_create(d, d->policy.current);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    bool delivered = pipeline_plan_trace(plan, &q, out);
+    fclose(out);
+    datapath_plan_destroy(plan);
+
+    msgpack_packer *pk = rpc_reply_begin(req);
+    msgpack_pack_map(pk, 2);
+    rpc_pack_kv_bool(pk, "delivered", delivered);
+    rpc_pack_kv_string(pk, "explanation", text);
+    rpc_reply_end(req);
+    free(text);
+    free_args(argv, argc);
+}
+
 void
 rpc_methods_register(struct weftd *d, struct rpc_server *rpc)
 {
@@ -700,6 +784,7 @@ rpc_methods_register(struct weftd *d, struct rpc_server *rpc)
         { "list-hosts", m_list_hosts },
         { "list-ports", m_list_ports },
         { "dump-flows", m_dump_flows },
+        { "trace", m_trace },
         { "set-policy", m_set_policy },
         { "get-policy", m_get_policy },
         { "segment-add", m_segment_add },

@@ -76,10 +76,19 @@ wait_until 15 "web1 -> db1:5432" can_connect web1 10.0.0.21 5432
 can_connect db1 10.0.0.11 5432 && fail "db1 -> web1:5432 passed"
 cannot_ping web1 10.0.0.21 || fail "icmp web1 -> db1 passed: rule is tcp only"
 cannot_ping db1 10.0.0.11 || fail "db1 -> web1 icmp passed"
-pass "rule web -> db tcp/5432: allowed one way, replies pass, nothing else"
+weftctl trace web1 db1 tcp/5432 >"$T/trace" || fail "trace"
+grep -q "rule web-db (allow" "$T/trace" || fail "trace names no rule: $(cat "$T/trace")"
+grep -q "result: DELIVERED to db1/t-db1" "$T/trace" || fail "trace: not delivered"
+weftctl trace db1 web1 tcp/5432 | grep -q "default: deny between segments" \
+    || fail "trace db1 -> web1 does not say it is denied"
+weftctl trace web1 db1 tcp/22 | grep -q "result: DROPPED" || fail "trace tcp/22"
+weftctl trace web1 web2 | grep -q "same segment web is open" \
+    || fail "trace web1 -> web2"
+pass "rule web -> db tcp/5432: allowed one way, replies pass, nothing else; trace says why"
 
 # 3. Isolated segment: members only reach what rules allow.
 cannot_ping lab1 10.0.0.32 || fail "lab1 -> lab2 passed in an isolated segment"
+weftctl trace lab1 lab2 | grep -q "isolated segment" || fail "trace lab1 -> lab2"
 weftctl rule-add lab-icmp allow from=lab to=lab proto=icmp >/dev/null
 wait_until 15 "lab1 -> lab2 after the rule" can_ping lab1 10.0.0.32
 pass "isolated segment: blocked, then allowed by a rule lab -> lab icmp"

@@ -3,7 +3,7 @@ _weftctl() {
     local cur prev words cword
     _init_completion || return
 
-    local commands="ping status show list-hosts list-ports dump-flows set-policy
+    local commands="ping status show list-hosts list-ports dump-flows trace set-policy
         get-policy segment-add segment-del segment-list group-add group-del
         group-list rule-add rule-del rule-list policy-history policy-rollback"
     local options="--socket --format --timeout --dry-run --help --version"

@@ -68,6 +68,7 @@ static weftctl_format_func format_hosts;
 static weftctl_format_func format_ports;
 static weftctl_format_func format_show;
 static weftctl_format_func format_flows;
+static weftctl_format_func format_trace;
 
 #define OBJECT_COMMANDS(KIND, ARGS)                                          \
     { KIND "-add", 2, 64, "NAME " ARGS, KIND "-add",                         \
@@ -90,6 +91,9 @@ static const struct weftctl_command commands[] = {
     { "dump-flows", 1, 1, "HOST", "dump-flows",
       "the flows weftd wants on HOST, with the object behind each",
       format_flows, 0 },
+    { "trace", 2, 3, "SRC DST [tcp/PORT|udp/PORT|icmp]", "trace",
+      "what happens to such a packet, and which rule decides",
+      format_trace, 0 },
     { "set-policy", 1, 1, "FILE|-", "set-policy",
       "replace the whole policy (validated whole)", format_change,
       CMD_READS_FILE | CMD_CHANGES },
@@ -637,6 +641,13 @@ format_flows(const msgpack_object *r, const struct weftctl_reply_info *info)
         }
         putchar('\n');
     }
+}
+
+static void
+format_trace(const msgpack_object *r, const struct weftctl_reply_info *info)
+{
+    (void) info;
+    put_str(get(r, "explanation"), "", 0);
 }
 
 static void
