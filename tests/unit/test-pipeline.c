@@ -1084,6 +1084,93 @@ test_cross_segment_reach(void **state)
     policy_destroy(policy);
 }
 
+/* Tracing: the decision and the rule behind it, for the rules fixture. */
+
+static char *
+trace(const struct pipeline_plan *plan, const char *sh, const char *st,
+      const char *dh, const char *dt, int proto, int port, bool *delivered)
+{
+    struct pipeline_trace q = {
+        .src_host = sh, .src_tap = st, .dst_host = dh, .dst_tap = dt,
+        .proto = proto, .port = port,
+    };
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    *delivered = pipeline_plan_trace(plan, &q, out);
+    fclose(out);
+    return text;
+}
+
+static void
+assert_contains(const char *text, const char *needle)
+{
+    if (!strstr(text, needle)) {
+        fail_msg("\"%s\" not in:\n%s", needle, text);
+    }
+}
+
+static void
+test_trace(void **state)
+{
+    struct policy *policy = parse_policy(rules_policy);
+    struct pipeline_input in = {
+        .policy = policy,
+        .vnics = rules_vnics,
+        .n_vnics = ARRAY_SIZE(rules_vnics),
+        .tunnels = rules_tunnels,
+        .n_tunnels = ARRAY_SIZE(rules_tunnels),
+    };
+    struct pipeline_plan *plan = pipeline_plan_create(&in);
+    bool ok;
+    char *t;
+
+    (void) state;
+    /* Allowed across hosts by a rule. */
+    t = trace(plan, "h1", "w1", "h2", "d2", POLICY_PROTO_TCP, 5432, &ok);
+    assert_true(ok);
+    assert_contains(t, "rule web-to-db (allow, priority 100");
+    assert_contains(t, "via the tunnel on port 10");
+    assert_contains(t, "into VXLAN to h2 with VNI 5001");
+    assert_contains(t, "result: DELIVERED to db2/d2");
+    free(t);
+
+    /* The deny at priority 200 wins over nothing else for port 22. */
+    t = trace(plan, "h1", "w1", "h1", "d1", POLICY_PROTO_TCP, 22, &ok);
+    assert_false(ok);
+    assert_contains(t, "rule no-db-ssh (deny, priority 200");
+    assert_contains(t, "result: DROPPED on h1");
+    free(t);
+
+    /* The other way: no rule, different segments. */
+    t = trace(plan, "h2", "d2", "h1", "w1", POLICY_PROTO_TCP, 5432, &ok);
+    assert_false(ok);
+    assert_contains(t, "default: deny between segments");
+    free(t);
+
+    /* Same segment, no rule for udp: the open segment's default. */
+    t = trace(plan, "h1", "w1", "h2", "w2", POLICY_PROTO_UDP, 9, &ok);
+    assert_true(ok);
+    assert_contains(t, "same segment web is open");
+    free(t);
+
+    /* Stateless icmp rule from any to any. */
+    t = trace(plan, "h2", "d2", "h1", "w1", POLICY_PROTO_ICMP, 0, &ok);
+    assert_true(ok);
+    assert_contains(t, "rule ping (allow");
+    assert_contains(t, "stateless");
+    free(t);
+
+    /* An unknown vNIC. */
+    t = trace(plan, "h1", "nope", "h1", "w1", POLICY_PROTO_ICMP, 0, &ok);
+    assert_false(ok);
+    assert_contains(t, "h1/nope is not a placed vNIC");
+    free(t);
+
+    pipeline_plan_destroy(plan);
+    policy_destroy(policy);
+}
+
 int
 main(void)
 {
@@ -1100,6 +1187,7 @@ main(void)
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_clashes),
         cmocka_unit_test(test_cross_segment_reach),
+        cmocka_unit_test(test_trace),
     };
     return cmocka_run_group_tests_name("pipeline", tests, NULL, NULL);
 }
