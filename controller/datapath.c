@@ -74,6 +74,8 @@ build_input(const struct weftd *d, const struct policy *policy,
 
     struct pipeline_vnic *vnics = xcalloc(n_vnics, sizeof *vnics);
     struct pipeline_tunnel *tunnels = xcalloc(n_tunnels, sizeof *tunnels);
+    struct pipeline_uplink *uplinks = xcalloc(d->n_hosts, sizeof *uplinks);
+    size_t n_uplinks = 0;
     n_vnics = n_tunnels = 0;
     for (size_t i = 0; i < d->n_hosts; i++) {
         const struct host *h = d->hosts[i];
@@ -94,6 +96,12 @@ build_input(const struct weftd *d, const struct policy *policy,
                 .ofport = ports[j].ofport,
             };
         }
+        if (host_get_uplink_ofport(h)) {
+            uplinks[n_uplinks++] = (struct pipeline_uplink) {
+                .host = host_get_name(h),
+                .ofport = host_get_uplink_ofport(h),
+            };
+        }
         for (size_t j = 0; j < d->n_hosts; j++) {
             const struct host *peer = d->hosts[j];
             int ofport = host_get_tunnel_ofport(h, host_get_name(peer));
@@ -112,7 +120,17 @@ build_input(const struct weftd *d, const struct policy *policy,
         .n_vnics = n_vnics,
         .tunnels = tunnels,
         .n_tunnels = n_tunnels,
+        .uplinks = uplinks,
+        .n_uplinks = n_uplinks,
     };
+}
+
+static void
+free_input(struct pipeline_input *in)
+{
+    free((void *) in->vnics);
+    free((void *) in->tunnels);
+    free((void *) in->uplinks);
 }
 
 static double
@@ -172,8 +190,7 @@ datapath_run(struct datapath *dp, struct weftd *d)
     }
     weft_flow_set_destroy(&flows);
     pipeline_plan_destroy(plan);
-    free((void *) in.vnics);
-    free((void *) in.tunnels);
+    free_input(&in);
 
     dp->stats.n_computes++;
     dp->stats.last_compute_ms = cpu_ms() - start;
@@ -240,8 +257,7 @@ datapath_preview(const struct weftd *d, const struct policy *policy)
     }
     weft_flow_set_destroy(&flows);
     pipeline_plan_destroy(plan);
-    free((void *) in.vnics);
-    free((void *) in.tunnels);
+    free_input(&in);
     fclose(out);
     return text;
 }
@@ -267,8 +283,7 @@ datapath_plan_destroy(struct pipeline_plan *plan)
     if (plan) {
         struct plan_holder *holder = pipeline_plan_get_aux(plan);
         pipeline_plan_destroy(plan);
-        free((void *) holder->in.vnics);
-        free((void *) holder->in.tunnels);
+        free_input(&holder->in);
         free(holder);
     }
 }

@@ -62,6 +62,7 @@ struct host {
         int ofport;
     } *tunnel_ports;
     size_t n_tunnel_ports;
+    int uplink_ofport;              /* Of cfg.uplink, as OVSDB last said. */
 
     /* Placed VM ports as OVSDB last said. */
     struct host_vm_port *vm_ports;
@@ -337,6 +338,18 @@ read_ports(struct host *h)
     }
     free(tunnels);
 
+    int uplink = 0;
+    const char *error;
+    if (h->cfg.uplink
+        && vswitch_db_port_state(h->db, h->cfg.uplink, &uplink, &error)
+           != VSWITCH_PORT_PRESENT) {
+        uplink = 0;
+    }
+    if (uplink != h->uplink_ofport) {
+        h->uplink_ofport = uplink;
+        changed = true;
+    }
+
     struct vswitch_vm_port *ports;
     size_t n = vswitch_db_get_vm_ports(h->db, &ports);
     bool same = n == h->n_vm_ports;
@@ -401,6 +414,12 @@ free_tunnel_ports(struct host *h)
     free(h->tunnel_ports);
     h->tunnel_ports = NULL;
     h->n_tunnel_ports = 0;
+}
+
+int
+host_get_uplink_ofport(const struct host *h)
+{
+    return h->uplink_ofport;
 }
 
 bool

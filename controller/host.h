@@ -65,6 +65,9 @@ struct host_vm_port {
 };
 size_t host_get_vm_ports(const struct host *, const struct host_vm_port **);
 
+/* OpenFlow port of the host's configured uplink (trunk), 0 if none. */
+int host_get_uplink_ofport(const struct host *);
+
 /* OpenFlow port of this host's tunnel to 'peer', 0 if none (yet). */
 int host_get_tunnel_ofport(const struct host *, const char *peer);
 

@@ -83,8 +83,25 @@ struct host_ctx {
     const struct pipeline_tunnel **tunnels; /* On this host, by peer. */
     size_t n_tunnels;
     bool *src_segs;             /* Segments that can be in reg6. */
+    int uplink;                 /* Uplink's OpenFlow port, 0 if none. */
     struct weft_flow_set *out;
 };
+
+/* reg9's value for a destination reached through the uplink (an OpenFlow
+ * port number OVS never assigns to a port). */
+#define UPLINK_MARK 65534
+
+static int
+uplink_of(const struct pipeline_plan *plan, const char *host)
+{
+    for (size_t i = 0; i < plan->in->n_uplinks; i++) {
+        const struct pipeline_uplink *u = &plan->in->uplinks[i];
+        if (!strcmp(u->host, host) && u->ofport > 0) {
+            return u->ofport;
+        }
+    }
+    return 0;
+}
 
 static uint64_t hash_name(const char *, const char *);
 static uint64_t cookie_id(uint64_t hash);
@@ -772,6 +789,18 @@ emit_classify(struct host_ctx *h)
             }
         }
     }
+    /* Tagged frames from the trunk: segments without a VNI, by VLAN. */
+    for (size_t s = 0; s < plan->n_segs && h->uplink; s++) {
+        if (!segment(h, s)->vni) {
+            snprintf(actions, sizeof actions,
+                     "strip_vlan,set_field:%d->reg6,goto_table:%d",
+                     segment(h, s)->vlan, PIPELINE_T_L2_LOOKUP);
+            add_flowf(h, PIPELINE_T_CLASSIFY, 100,
+                      pipeline_segment_cookie(segment(h, s)->name), actions,
+                      "in_port=%d,dl_vlan=%d", h->uplink,
+                      segment(h, s)->vlan);
+        }
+    }
     add_flow(h, PIPELINE_T_CLASSIFY, 0, default_cookie(), "", "drop");
 }
 
@@ -1129,6 +1158,18 @@ emit_output(struct host_ctx *h)
             }
         }
     }
+    /* Remote destinations of segments without a VNI: onto the trunk,
+     * tagged with the source segment's VLAN. */
+    for (size_t s = 0; s < plan->n_segs && h->uplink; s++) {
+        if (!segment(h, s)->vni) {
+            snprintf(actions, sizeof actions,
+                     "push_vlan:0x8100,set_field:%d->vlan_vid,output:%d",
+                     0x1000 | segment(h, s)->vlan, h->uplink);
+            add_flowf(h, PIPELINE_T_OUTPUT, 85,
+                      pipeline_segment_cookie(segment(h, s)->name), actions,
+                      "reg6=%d", segment(h, s)->vlan);
+        }
+    }
     add_flow(h, PIPELINE_T_OUTPUT, 0, default_cookie(), "", "drop");
 }
 
@@ -1189,6 +1230,20 @@ emit_flood_segment(struct host_ctx *h, size_t s)
         sbuf_comma(&b);
         sbuf_printf(&b, "set_field:%"PRIu32"->tun_id", seg->vni);
         put_outputs(&b, ports, n);
+    }
+    /* ... or, without a VNI, one tagged copy onto the trunk if a host
+     * behind it has members (last: the tag stays on the packet). */
+    if (!seg->vni && h->uplink) {
+        bool members = false;
+        for (size_t i = 0; i < plan->n_vnics && !members; i++) {
+            members = (!h->local[i] && reach[plan->vnics[i].seg]
+                       && uplink_of(plan, vnic(h, i)->host));
+        }
+        if (members) {
+            sbuf_comma(&b);
+            sbuf_printf(&b, "push_vlan:0x8100,set_field:%d->vlan_vid,"
+                        "output:%d", 0x1000 | seg->vlan, h->uplink);
+        }
     }
     add_flowf(h, PIPELINE_T_FLOOD, 90, cookie, b.len ? b.s : "drop",
               "reg6=%d",
@@ -1451,15 +1506,20 @@ compute_host(const struct pipeline_plan *plan, const char *host,
         h.local[i] = !strcmp(plan->vnics[i].v->host, host);
     }
     host_tunnels(&h);
+    h.uplink = uplink_of(plan, host);
     for (size_t i = 0; i < plan->n_vnics; i++) {
         if (h.local[i]) {
             h.src_segs[plan->vnics[i].seg] = true;
         } else {
             h.vnic_tunnel[i] = tunnel_to(&h, plan->vnics[i].v->host);
+            if (!h.vnic_tunnel[i] && h.uplink
+                && uplink_of(plan, plan->vnics[i].v->host)) {
+                h.vnic_tunnel[i] = UPLINK_MARK;
+            }
         }
     }
-    for (size_t s = 0; s < plan->n_segs && h.n_tunnels; s++) {
-        if (plan->policy->segments[s].vni) {
+    for (size_t s = 0; s < plan->n_segs; s++) {
+        if (plan->policy->segments[s].vni ? h.n_tunnels > 0 : h.uplink) {
             h.src_segs[s] = true;
         }
     }

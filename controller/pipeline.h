@@ -52,12 +52,21 @@ struct pipeline_tunnel {
     int ofport;                 /* > 0 once OVS has added it. */
 };
 
+/* A host's uplink: a bridge port on a physical network that carries the
+ * segments without a VNI between hosts as 802.1Q VLANs (a trunk). */
+struct pipeline_uplink {
+    const char *host;
+    int ofport;                 /* > 0 once OVS has the port. */
+};
+
 struct pipeline_input {
     const struct policy *policy;
     const struct pipeline_vnic *vnics;
     size_t n_vnics;
     const struct pipeline_tunnel *tunnels;
     size_t n_tunnels;
+    const struct pipeline_uplink *uplinks;
+    size_t n_uplinks;
 };
 
 /* Stores in 'out' (cleared first) the flows that 'host' should have,

@@ -1084,6 +1084,63 @@ test_cross_segment_reach(void **state)
     policy_destroy(policy);
 }
 
+static void assert_contains(const char *text, const char *needle);
+
+/* (7) A segment without a VNI rides the hosts' uplinks as a VLAN. */
+static void
+test_uplink_trunk(void **state)
+{
+    struct policy *policy = parse_policy("segment plain vlan=400\n"
+                                         "segment web vlan=100 vni=5001\n");
+    static const struct pipeline_vnic vnics[] = {
+        { .host = "h1", .vm = "p1", .tap = "p1", .mac = "52:54:00:00:04:01",
+          .segment = "plain", .ofport = 1 },
+        { .host = "h2", .vm = "p2", .tap = "p2", .mac = "52:54:00:00:04:02",
+          .segment = "plain", .ofport = 1 },
+        { .host = "h3", .vm = "p3", .tap = "p3", .mac = "52:54:00:00:04:03",
+          .segment = "plain", .ofport = 1 },
+    };
+    static const struct pipeline_uplink uplinks[] = {
+        { "h1", 20 }, { "h2", 20 },     /* h3 is not on the trunk. */
+    };
+    struct pipeline_input in = {
+        .policy = policy,
+        .vnics = vnics,
+        .n_vnics = ARRAY_SIZE(vnics),
+        .uplinks = uplinks,
+        .n_uplinks = ARRAY_SIZE(uplinks),
+    };
+    struct weft_flow_set flows;
+    char *text = NULL;
+    size_t len = 0;
+
+    (void) state;
+    weft_flow_set_init(&flows);
+    pipeline_compute_host(&in, "h1", &flows);
+    FILE *out = open_memstream(&text, &len);
+    weft_flow_set_format(&flows, out);
+    fclose(out);
+
+    assert_contains(text, "in_port=20,dl_vlan=400 actions=strip_vlan,"
+                    "set_field:400->reg6,goto_table:30");
+    assert_contains(text, "dl_dst=52:54:00:00:04:02 actions=set_field:0->reg7,"
+                    "set_field:400->reg8,set_field:65534->reg9,"
+                    "goto_table:40");
+    assert_contains(text, "reg6=400 actions=push_vlan:0x8100,"
+                    "set_field:4496->vlan_vid,output:20");
+    assert_contains(text, "reg6=400 actions=output:1,push_vlan:0x8100,"
+                    "set_field:4496->vlan_vid,output:20");
+    /* h3 has no uplink: its vNIC is unreachable from h1. */
+    assert_null(strstr(text, "52:54:00:00:04:03"));
+    /* web has a VNI: no trunk flows for it. */
+    assert_null(strstr(text, "dl_vlan=100"));
+    assert_false(pipeline_hosts_need_tunnel(&in, "h1", "h2"));
+
+    free(text);
+    weft_flow_set_destroy(&flows);
+    policy_destroy(policy);
+}
+
 /* Tracing: the decision and the rule behind it, for the rules fixture. */
 
 static char *
@@ -1188,6 +1245,7 @@ main(void)
         cmocka_unit_test(test_clashes),
         cmocka_unit_test(test_cross_segment_reach),
         cmocka_unit_test(test_trace),
+        cmocka_unit_test(test_uplink_trunk),
     };
     return cmocka_run_group_tests_name("pipeline", tests, NULL, NULL);
 }
