@@ -3,8 +3,11 @@
 
 #include "openflow.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 
 #include "openvswitch/list.h"
 #include "openvswitch/ofp-errors.h"
@@ -54,17 +57,71 @@ struct of_listener {
     struct ovs_list switches;
 };
 
+/* OVS listens with a backlog of 10.  When a restarted weftd gets all its
+ * switches back at once (they reconnect within milliseconds of each other)
+ * and spends tens of milliseconds on each (its flows), the kernel drops the
+ * overflow and those switches retry only a second or two later.  pvconn
+ * hides its socket, so the listener is found among the process's sockets
+ * (new since just before pvconn_open()) and given a deeper queue. */
+#define LISTEN_BACKLOG 512
+#define MAX_SCANNED_FD 65536
+
+/* Which fds are listening sockets now (malloc'd, MAX_SCANNED_FD long). */
+static bool *
+listening_sockets(void)
+{
+    bool *listening = xcalloc(MAX_SCANNED_FD, sizeof *listening);
+    DIR *dir = opendir("/proc/self/fd");
+    struct dirent *de;
+
+    while (dir && (de = readdir(dir))) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9') {
+            continue;           /* "." and "..". */
+        }
+        int fd = atoi(de->d_name);
+        int accepting = 0;
+        socklen_t len = sizeof accepting;
+        if (fd < MAX_SCANNED_FD
+            && !getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len)
+            && accepting) {
+            listening[fd] = true;
+        }
+    }
+    if (dir) {
+        closedir(dir);
+    }
+    return listening;
+}
+
+static void
+deepen_backlog(const bool *before)
+{
+    bool *after = listening_sockets();
+    for (int fd = 0; fd < MAX_SCANNED_FD; fd++) {
+        if (after[fd] && !before[fd] && listen(fd, LISTEN_BACKLOG)) {
+            WEFT_WARN("cannot deepen the OpenFlow listen queue (fd %d): %s; "
+                      "switches reconnecting all at once may wait a second "
+                      "more", fd, ovs_strerror(errno));
+        }
+    }
+    free(after);
+}
+
 int
 of_listener_create(const char *target,
                    const struct of_listener_callbacks *cbs, void *aux,
                    struct of_listener **listenerp)
 {
     struct pvconn *pvconn;
+    bool *listening_before = listening_sockets();
     int error = pvconn_open(target, ALLOWED_VERSIONS, 0, &pvconn);
     if (error) {
+        free(listening_before);
         *listenerp = NULL;
         return error;
     }
+    deepen_backlog(listening_before);
+    free(listening_before);
 
     struct of_listener *l = xzalloc(sizeof *l);
     l->pvconn = pvconn;
