@@ -638,6 +638,15 @@ vswitch_db_port_state(const struct vswitch_db *db, const char *name,
     return VSWITCH_PORT_ABSENT;
 }
 
+/* The Interface of 'port' if it is a Weft-owned port with one interface
+ * (a VM tap or a tunnel), else NULL. */
+static const struct ovsrec_interface *
+weft_iface(const struct ovsrec_port *port)
+{
+    return (is_weft_owned(&port->external_ids) && port->n_interfaces == 1
+            ? port->interfaces[0] : NULL);
+}
+
 size_t
 vswitch_db_get_vm_ports(const struct vswitch_db *db,
                         struct vswitch_vm_port **portsp)
@@ -648,11 +657,10 @@ vswitch_db_get_vm_ports(const struct vswitch_db *db,
     size_t n = 0;
 
     for (size_t i = 0; br && i < br->n_ports; i++) {
-        const struct ovsrec_port *port = br->ports[i];
-        if (!is_weft_owned(&port->external_ids) || port->n_interfaces != 1) {
+        const struct ovsrec_interface *iface = weft_iface(br->ports[i]);
+        if (!iface) {
             continue;
         }
-        const struct ovsrec_interface *iface = port->interfaces[0];
         const struct smap *ids = &iface->external_ids;
         const char *mac = smap_get(ids, "attached-mac");
         const char *segment = smap_get(ids, "weft-segment");
@@ -683,13 +691,9 @@ vswitch_db_get_tunnels(const struct vswitch_db *db,
     size_t n = 0;
 
     for (size_t i = 0; br && i < br->n_ports; i++) {
-        const struct ovsrec_port *port = br->ports[i];
-        if (!is_weft_owned(&port->external_ids) || port->n_interfaces != 1) {
-            continue;
-        }
-        const struct ovsrec_interface *iface = port->interfaces[0];
-        const char *peer = smap_get(&iface->external_ids,
-                                    "weft-tunnel-peer");
+        const struct ovsrec_interface *iface = weft_iface(br->ports[i]);
+        const char *peer = (iface ? smap_get(&iface->external_ids,
+                                             "weft-tunnel-peer") : NULL);
         if (peer) {
             tunnels[n++] = (struct vswitch_tunnel_port) {
                 .peer = peer,
