@@ -552,53 +552,67 @@ format_history(const msgpack_object *r, const struct weftctl_reply_info *info)
     }
 }
 
-static void
-print_hosts(const msgpack_object *hosts)
-{
-    printf("%-10s %-11s %-22s %-12s %s\n", "HOST", "STATE", "OVSDB",
-           "OPENFLOW", "LIBVIRT");
-    for (uint32_t i = 0; hosts && hosts->type == MSGPACK_OBJECT_ARRAY
-                         && i < hosts->via.array.size; i++) {
-        const msgpack_object *h = &hosts->via.array.ptr[i];
-        put_str(get(h, "name"), "?", 10);
-        putchar(' ');
-        put_str(get(h, "state"), "?", 11);
-        putchar(' ');
-        put_str(get(h, "ovsdb"), "?", 22);
-        putchar(' ');
-        put_str(get(h, "openflow_version"), "-", 12);
-        putchar(' ');
-        put_str(get(h, "libvirt"), "-", 0);
-        putchar('\n');
-    }
-}
+/* One column of a table of result maps. */
+struct column {
+    const char *header;
+    const char *key;
+    const char *if_nil;
+    int width;                  /* 0: last column, unpadded. */
+};
 
+/* Prints an array of maps as a table, one row per map.  A map's "reason",
+ * if any, follows its row after ": ". */
 static void
-print_ports(const msgpack_object *ports)
+print_table(const msgpack_object *rows, const struct column *cols,
+            size_t n_cols)
 {
-    printf("%-8s %-14s %-14s %-17s %-10s %s\n", "HOST", "VM", "TAP", "MAC",
-           "SEGMENT", "PLACEMENT");
-    for (uint32_t i = 0; ports && ports->type == MSGPACK_OBJECT_ARRAY
-                         && i < ports->via.array.size; i++) {
-        const msgpack_object *p = &ports->via.array.ptr[i];
-        put_str(get(p, "host"), "?", 8);
-        putchar(' ');
-        put_str(get(p, "vm"), "?", 14);
-        putchar(' ');
-        put_str(get(p, "tap"), "-", 14);
-        putchar(' ');
-        put_str(get(p, "mac"), "-", 17);
-        putchar(' ');
-        put_str(get(p, "segment"), "-", 10);
-        putchar(' ');
-        put_str(get(p, "placement"), "?", 0);
-        const msgpack_object *reason = get(p, "reason");
+    for (size_t c = 0; c < n_cols; c++) {
+        printf(c + 1 < n_cols ? "%-*s " : "%*s\n", cols[c].width,
+               cols[c].header);
+    }
+    for (uint32_t i = 0; rows && rows->type == MSGPACK_OBJECT_ARRAY
+                         && i < rows->via.array.size; i++) {
+        const msgpack_object *row = &rows->via.array.ptr[i];
+        for (size_t c = 0; c < n_cols; c++) {
+            put_str(get(row, cols[c].key), cols[c].if_nil, cols[c].width);
+            if (c + 1 < n_cols) {
+                putchar(' ');
+            }
+        }
+        const msgpack_object *reason = get(row, "reason");
         if (reason && reason->type == MSGPACK_OBJECT_STR) {
             fputs(": ", stdout);
             put_str(reason, "", 0);
         }
         putchar('\n');
     }
+}
+
+static void
+print_hosts(const msgpack_object *hosts)
+{
+    static const struct column cols[] = {
+        { "HOST", "name", "?", 10 },
+        { "STATE", "state", "?", 11 },
+        { "OVSDB", "ovsdb", "?", 22 },
+        { "OPENFLOW", "openflow_version", "-", 12 },
+        { "LIBVIRT", "libvirt", "-", 0 },
+    };
+    print_table(hosts, cols, sizeof cols / sizeof *cols);
+}
+
+static void
+print_ports(const msgpack_object *ports)
+{
+    static const struct column cols[] = {
+        { "HOST", "host", "?", 8 },
+        { "VM", "vm", "?", 14 },
+        { "TAP", "tap", "-", 14 },
+        { "MAC", "mac", "-", 17 },
+        { "SEGMENT", "segment", "-", 10 },
+        { "PLACEMENT", "placement", "?", 0 },
+    };
+    print_table(ports, cols, sizeof cols / sizeof *cols);
 }
 
 static void
