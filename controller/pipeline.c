@@ -10,6 +10,7 @@
  * several rules share) and sorts. */
 #include "pipeline.h"
 #include "policy.h"
+#include "policy-match.h"
 #include "sbuf.h"
 #include "xalloc.h"
 
@@ -515,17 +516,6 @@ sorted_rules(const struct policy *policy)
 }
 
 static bool
-list_has(char *const *list, size_t n, const char *s)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (!strcmp(list[i], s)) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static bool
 cidr_equal(const struct policy_cidr *a, const struct policy_cidr *b)
 {
     return (a->ipv6 == b->ipv6 && a->plen == b->plen
@@ -549,23 +539,14 @@ group_has_vnic(const struct policy_group *g, const struct vnic *vnic,
                const struct policy *policy)
 {
     const struct pipeline_vnic *v = vnic->v;
-
-    if (list_has(g->segments, g->n_segments,
-                 policy->segments[vnic->seg].name)) {
-        return true;
-    }
-    for (size_t i = 0; i < v->n_labels; i++) {
-        if (v->labels[i] && list_has(g->labels, g->n_labels, v->labels[i])) {
-            return true;
-        }
-    }
-    for (size_t i = 0; i < g->n_vnics; i++) {
-        if (!strcmp(g->vnics[i], v->tap)
-            || !strcasecmp(g->vnics[i], v->mac)) {
-            return true;
-        }
-    }
-    return false;
+    const struct policy_member m = {
+        .segment = policy->segments[vnic->seg].name,
+        .tap = v->tap,
+        .mac = v->mac,
+        .labels = v->labels,
+        .n_labels = v->n_labels,
+    };
+    return policy_group_lists(g, &m);
 }
 
 /* Adds to 'e' what 'name' (a group, a segment or "any") stands for.  The

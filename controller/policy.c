@@ -1310,6 +1310,14 @@ mirror_check(const void *obj, const struct obj_ctx *ctx)
         return fail(ctx, "to", "destination is not a valid vnic:NAME or "
                     "host:HOST/PORT");
     }
+    for (size_t i = 0; m->to_type == POLICY_REF_VNIC && i < m->n_sources;
+         i++) {
+        const struct policy_mirror_source *s = &m->sources[i];
+        if (s->type == POLICY_REF_VNIC && same_item(s->name, m->to_name)) {
+            return fail(ctx, "sources", "vnic:%s is also the destination: "
+                        "a mirror cannot copy a port into itself", s->name);
+        }
+    }
     if ((unsigned int) m->direction >= ARRAY_SIZE(direction_names)) {
         return fail(ctx, "direction", "invalid direction %d",
                     (int) m->direction);

@@ -465,6 +465,10 @@ static const struct bad_case bad_cases[] = {
       "both)" },
     { "mirror m sources=vnic:x,vnic:x to=vnic:y\n", 1, "sources",
       "mirror m: \"vnic:x\" is listed twice" },
+    { "mirror m sources=vnic:x,vnic:52:54:00:00:00:0A "
+      "to=vnic:52:54:00:00:00:0a\n", 1, "sources",
+      "mirror m: vnic:52:54:00:00:00:0a is also the destination: a mirror "
+      "cannot copy a port into itself" },
     { "mirror m sources=group:g to=vnic:y\n", 1, "sources",
       "mirror m: unknown group \"g\"" },
     { "segment g vlan=5\nmirror m sources=group:g to=vnic:y\n", 2,
