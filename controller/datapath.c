@@ -1,6 +1,8 @@
 /* From placed ports and policy to tunnels and flows (see datapath.h). */
 #include "datapath.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -8,8 +10,10 @@
 #include "flow.h"
 #include "host.h"
 #include "log.h"
+#include "mirror-plan.h"
 #include "pipeline.h"
 #include "policy.h"
+#include "weft-config.h"
 #include "weftd.h"
 #include "xalloc.h"
 
@@ -60,10 +64,36 @@ settled(struct datapath *dp, const struct weftd *d, long long int now)
     return true;
 }
 
-/* The compiler's view of every host's placed vNICs and tunnels. */
+static struct mirror_plan *
+plan_mirrors(const struct weftd *d, const struct policy *policy,
+             const struct pipeline_vnic *vnics, size_t n_vnics)
+{
+    struct mirror_plan_host *hosts = xcalloc(d->n_hosts + 1, sizeof *hosts);
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        hosts[i] = (struct mirror_plan_host) {
+            .name = host_get_name(d->hosts[i]),
+            .tunnel_ip = host_get_config(d->hosts[i])->tunnel_ip,
+        };
+    }
+    struct mirror_plan_input in = {
+        .policy = policy,
+        .vnics = vnics,
+        .n_vnics = n_vnics,
+        .hosts = hosts,
+        .n_hosts = d->n_hosts,
+    };
+    struct mirror_plan *plan = mirror_plan_create(&in);
+    free(hosts);
+    return plan;
+}
+
+/* The compiler's view of every host's placed vNICs and tunnels, less the
+ * mirror destinations; the mirror plan goes to '*mirrorsp' if nonnull
+ * (its strings belong to the hosts and the policy: use it before the
+ * hosts change). */
 static void
 build_input(const struct weftd *d, const struct policy *policy,
-            struct pipeline_input *in)
+            struct pipeline_input *in, struct mirror_plan **mirrorsp)
 {
     size_t n_vnics = 0, n_tunnels = 0;
     for (size_t i = 0; i < d->n_hosts; i++) {
@@ -114,6 +144,21 @@ build_input(const struct weftd *d, const struct policy *policy,
             }
         }
     }
+    /* Mirror destinations get no forwarding flows (see mirror-plan.h). */
+    struct mirror_plan *mirrors = plan_mirrors(d, policy, vnics, n_vnics);
+    size_t n_kept = 0;
+    for (size_t i = 0; i < n_vnics; i++) {
+        if (!mirrors->dedicated[i]) {
+            vnics[n_kept++] = vnics[i];
+        }
+    }
+    n_vnics = n_kept;
+    if (mirrorsp) {
+        *mirrorsp = mirrors;
+    } else {
+        mirror_plan_destroy(mirrors);
+    }
+
     *in = (struct pipeline_input) {
         .policy = policy,
         .vnics = vnics,
@@ -141,6 +186,69 @@ cpu_ms(void)
     return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
+/* 'host''s flows: the pipeline's, and the delivery of remote mirrors
+ * whose destination is on it. */
+static void
+compute_host_flows(const struct pipeline_plan *plan,
+                   const struct mirror_plan *mirrors, const struct host *h,
+                   struct weft_flow_set *flows)
+{
+    const char *name = host_get_name(h);
+    pipeline_plan_compute_host(plan, name, flows);
+    for (size_t i = 0; i < mirrors->n_deliveries; i++) {
+        const struct mirror_delivery *m = &mirrors->deliveries[i];
+        int ofport = (m->ofport ? m->ofport
+                      : host_get_port_ofport(h, m->port));
+        if (strcmp(m->host, name) || !ofport) {
+            continue;
+        }
+        char match[32], actions[32];
+        snprintf(match, sizeof match, "tun_id=%#"PRIx32, m->key);
+        snprintf(actions, sizeof actions, "output:%d", ofport);
+        weft_flow_set_add(flows, PIPELINE_T_CLASSIFY, 200,
+                          weft_cookie(WEFT_COOKIE_MIRROR, m->key), match,
+                          actions);
+    }
+    weft_flow_set_sort(flows);
+}
+
+/* Gives 'h' its Mirror rows, mirror tunnel ports and watched ports. */
+static void
+set_host_mirrors(struct host *h, const struct mirror_plan *mirrors)
+{
+    const char *name = host_get_name(h);
+    struct host_mirror *rows = xcalloc(mirrors->n_rows + 1, sizeof *rows);
+    const char **watch = xcalloc(mirrors->n_deliveries + 1, sizeof *watch);
+    size_t n_rows = 0, n_watch = 0;
+
+    for (size_t i = 0; i < mirrors->n_rows; i++) {
+        const struct mirror_row *r = &mirrors->rows[i];
+        if (!strcmp(r->host, name)) {
+            rows[n_rows++] = (struct host_mirror) {
+                .name = r->mirror,
+                .select_src = r->select_src,
+                .n_select_src = r->n_select_src,
+                .select_dst = r->select_dst,
+                .n_select_dst = r->n_select_dst,
+                .output_port = r->output_port,
+                .tunnel_remote_ip = r->remote ? r->remote_ip : NULL,
+                .tunnel_key = r->key,
+            };
+        }
+    }
+    for (size_t i = 0; i < mirrors->n_deliveries; i++) {
+        const struct mirror_delivery *m = &mirrors->deliveries[i];
+        if (!strcmp(m->host, name) && !m->ofport) {
+            watch[n_watch++] = m->port;
+        }
+    }
+    host_set_mirrors(h, rows, n_rows,
+                     mirror_plan_host_receives(mirrors, name),
+                     watch, n_watch);
+    free(rows);
+    free(watch);
+}
+
 void
 datapath_run(struct datapath *dp, struct weftd *d)
 {
@@ -157,7 +265,8 @@ datapath_run(struct datapath *dp, struct weftd *d)
 
     double start = cpu_ms();
     struct pipeline_input in;
-    build_input(d, d->policy.current, &in);
+    struct mirror_plan *mirrors;
+    build_input(d, d->policy.current, &in, &mirrors);
 
     struct pipeline_plan *plan = pipeline_plan_create(&in);
     struct weft_flow_set flows;
@@ -165,6 +274,8 @@ datapath_run(struct datapath *dp, struct weftd *d)
     for (size_t i = 0; i < d->n_hosts; i++) {
         struct host *h = d->hosts[i];
         const char *name = host_get_name(h);
+
+        set_host_mirrors(h, mirrors);
 
         struct host_tunnel *tunnels = xcalloc(d->n_hosts,
                                               sizeof *tunnels);
@@ -182,7 +293,7 @@ datapath_run(struct datapath *dp, struct weftd *d)
         host_set_tunnels(h, tunnels, n);
         free(tunnels);
 
-        pipeline_plan_compute_host(plan, name, &flows);
+        compute_host_flows(plan, mirrors, h, &flows);
         dp->stats.n_host_computes++;
         if (host_set_flows(h, &flows)) {
             dp->stats.n_hosts_changed++;
@@ -190,6 +301,7 @@ datapath_run(struct datapath *dp, struct weftd *d)
     }
     weft_flow_set_destroy(&flows);
     pipeline_plan_destroy(plan);
+    mirror_plan_destroy(mirrors);
     free_input(&in);
 
     dp->stats.n_computes++;
@@ -246,17 +358,19 @@ datapath_preview(const struct weftd *d, const struct policy *policy)
     FILE *out = open_memstream(&text, &len);
 
     struct pipeline_input in;
-    build_input(d, policy, &in);
+    struct mirror_plan *mirrors;
+    build_input(d, policy, &in, &mirrors);
     struct pipeline_plan *plan = pipeline_plan_create(&in);
     struct weft_flow_set flows;
     weft_flow_set_init(&flows);
     for (size_t i = 0; i < d->n_hosts; i++) {
         const struct host *h = d->hosts[i];
-        pipeline_plan_compute_host(plan, host_get_name(h), &flows);
+        compute_host_flows(plan, mirrors, h, &flows);
         diff_flows(host_get_name(h), host_get_flows(h), &flows, out);
     }
     weft_flow_set_destroy(&flows);
     pipeline_plan_destroy(plan);
+    mirror_plan_destroy(mirrors);
     free_input(&in);
     fclose(out);
     return text;
@@ -271,7 +385,7 @@ struct pipeline_plan *
 datapath_plan_create(const struct weftd *d, const struct policy *policy)
 {
     struct plan_holder *holder = xzalloc(sizeof *holder);
-    build_input(d, policy, &holder->in);
+    build_input(d, policy, &holder->in, NULL);
     struct pipeline_plan *plan = pipeline_plan_create(&holder->in);
     pipeline_plan_set_aux(plan, holder);
     return plan;
@@ -286,4 +400,14 @@ datapath_plan_destroy(struct pipeline_plan *plan)
         free_input(&holder->in);
         free(holder);
     }
+}
+
+struct mirror_plan *
+datapath_mirror_plan_create(const struct weftd *d)
+{
+    struct pipeline_input in;
+    struct mirror_plan *mirrors;
+    build_input(d, d->policy.current, &in, &mirrors);
+    free_input(&in);
+    return mirrors;
 }

@@ -46,6 +46,12 @@ struct pipeline_plan *datapath_plan_create(const struct weftd *,
                                            const struct policy *);
 void datapath_plan_destroy(struct pipeline_plan *);
 
+/* What the mirror planner makes of the current state: each mirror's
+ * status, rows and deliveries (mirror-plan.h).  Its strings belong to the
+ * hosts and the policy: use it at once.  Free with mirror_plan_destroy(). */
+struct mirror_plan;
+struct mirror_plan *datapath_mirror_plan_create(const struct weftd *);
+
 /* Recomputes what changed since the last call. */
 void datapath_run(struct datapath *, struct weftd *);
 

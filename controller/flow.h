@@ -33,6 +33,7 @@ enum weft_cookie_kind {
     WEFT_COOKIE_SEGMENT = 2,    /* L2 and flooding of a segment. */
     WEFT_COOKIE_RULE = 3,       /* A policy rule. */
     WEFT_COOKIE_TUNNEL = 4,     /* Traffic from a tunnel. */
+    WEFT_COOKIE_MIRROR = 6,     /* Delivery of a remote mirror's copies. */
 };
 
 /* Makes a cookie for object 'id' (48 bits kept) of 'kind'. */

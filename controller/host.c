@@ -9,6 +9,7 @@
 #include "flow.h"
 #include "inventory.h"
 #include "log.h"
+#include "mirror-plan.h"
 #include "openflow.h"
 #include "ovs-loop.h"
 #include "virt-host.h"
@@ -51,6 +52,22 @@ struct host {
     unsigned int tunnels_version;   /* Bumped by host_set_tunnels(). */
     unsigned int pushed_tunnels_version;
 
+    /* Mirrors wanted (from datapath.c): Mirror rows (named "weft-NAME")
+     * and the tunnel ports they output to. */
+    struct vswitch_mirror_spec *mirrors;
+    size_t n_mirrors;
+    struct vswitch_port_spec *mirror_ports;
+    size_t n_mirror_ports;
+    char *mirrors_signature;
+    bool mirrors_known;
+    unsigned int mirrors_version;
+    unsigned int pushed_mirrors_version;
+    struct host_watched_port {
+        char *name;
+        int ofport;
+    } *watched;
+    size_t n_watched;
+
     /* Flows wanted on the switch (from datapath.c). */
     struct weft_flow_set flows;
     bool flows_known;
@@ -77,6 +94,7 @@ static void host_wait(void *host_);
 static void free_tunnels(struct host *);
 static void free_vm_ports(struct host *);
 static void free_tunnel_ports(struct host *);
+static void free_mirrors(struct host *);
 static void virt_event_cb(void *host_, const struct virt_event *);
 
 static char *
@@ -192,6 +210,7 @@ host_destroy(struct host *h)
     inventory_remove_host(h->inv, h->cfg.name);
     free_tunnels(h);
     free_tunnel_ports(h);
+    free_mirrors(h);
     free_vm_ports(h);
     weft_flow_set_destroy(&h->flows);
     free(h->libvirt_error);
@@ -232,7 +251,8 @@ push_ports(struct host *h)
     const struct inv_host *ih = inventory_find_host(h->inv, h->cfg.name);
     if (!ih || !ih->synced || h->inv->hold || !h->tunnels_known
         || (h->ports_pushed && h->pushed_generation == ih->generation
-            && h->pushed_tunnels_version == h->tunnels_version)) {
+            && h->pushed_tunnels_version == h->tunnels_version
+            && h->pushed_mirrors_version == h->mirrors_version)) {
         return;
     }
 
@@ -271,8 +291,16 @@ push_ports(struct host *h)
             .remote_ip = h->tunnels[i].remote_ip,
         };
     }
+    specs = xrealloc(specs, (n + h->n_mirror_ports + 1) * sizeof *specs);
+    for (size_t i = 0; i < h->n_mirror_ports; i++) {
+        specs[n++] = h->mirror_ports[i];
+    }
     vswitch_db_set_ports(h->db, specs, n);
     free(specs);
+    if (h->mirrors_known) {
+        vswitch_db_set_mirrors(h->db, h->mirrors, h->n_mirrors);
+    }
+    h->pushed_mirrors_version = h->mirrors_version;
     h->ports_pushed = true;
     h->pushed_generation = ih->generation;
     h->pushed_tunnels_version = h->tunnels_version;
@@ -348,6 +376,17 @@ read_ports(struct host *h)
     if (uplink != h->uplink_ofport) {
         h->uplink_ofport = uplink;
         changed = true;
+    }
+    for (size_t i = 0; i < h->n_watched; i++) {
+        int ofport;
+        if (vswitch_db_port_state(h->db, h->watched[i].name, &ofport, &error)
+            != VSWITCH_PORT_PRESENT) {
+            ofport = 0;
+        }
+        if (ofport != h->watched[i].ofport) {
+            h->watched[i].ofport = ofport;
+            changed = true;
+        }
     }
 
     struct vswitch_vm_port *ports;
@@ -483,6 +522,164 @@ host_set_tunnels(struct host *h, const struct host_tunnel *tunnels, size_t n)
     h->tunnels_known = true;
     h->tunnels_version++;
     ovs_loop_request_run();
+}
+
+static void
+free_names(const char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free((char *) names[i]);
+    }
+    free(names);
+}
+
+static const char **
+copy_names(const char **names, size_t n)
+{
+    const char **copy = xcalloc(n + 1, sizeof *copy);
+    for (size_t i = 0; i < n; i++) {
+        copy[i] = xstrdup(names[i]);
+    }
+    return copy;
+}
+
+static void
+free_mirrors(struct host *h)
+{
+    for (size_t i = 0; i < h->n_mirrors; i++) {
+        struct vswitch_mirror_spec *m = &h->mirrors[i];
+        free((char *) m->name);
+        free_names(m->select_src, m->n_select_src);
+        free_names(m->select_dst, m->n_select_dst);
+        free((char *) m->output_port);
+    }
+    free(h->mirrors);
+    h->mirrors = NULL;
+    h->n_mirrors = 0;
+    for (size_t i = 0; i < h->n_mirror_ports; i++) {
+        struct vswitch_port_spec *p = &h->mirror_ports[i];
+        free((char *) p->name);
+        free((char *) p->remote_ip);
+        free((char *) p->tunnel_key);
+    }
+    free(h->mirror_ports);
+    h->mirror_ports = NULL;
+    h->n_mirror_ports = 0;
+    for (size_t i = 0; i < h->n_watched; i++) {
+        free(h->watched[i].name);
+    }
+    free(h->watched);
+    h->watched = NULL;
+    h->n_watched = 0;
+    free(h->mirrors_signature);
+    h->mirrors_signature = NULL;
+}
+
+/* Everything host_set_mirrors() was given, as text, to notice changes. */
+static char *
+mirrors_signature(const struct host_mirror *mirrors, size_t n,
+                  bool receives, const char *const *watch, size_t n_watch)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    for (size_t i = 0; i < n; i++) {
+        const struct host_mirror *m = &mirrors[i];
+        fprintf(f, "%s>%s@%s#%"PRIu32":", m->name, m->output_port,
+                m->tunnel_remote_ip ? m->tunnel_remote_ip : "",
+                m->tunnel_key);
+        for (size_t j = 0; j < m->n_select_src; j++) {
+            fprintf(f, "%s,", m->select_src[j]);
+        }
+        fputc('/', f);
+        for (size_t j = 0; j < m->n_select_dst; j++) {
+            fprintf(f, "%s,", m->select_dst[j]);
+        }
+        fputc(';', f);
+    }
+    fprintf(f, "rx=%d;", receives);
+    for (size_t i = 0; i < n_watch; i++) {
+        fprintf(f, "%s,", watch[i]);
+    }
+    fclose(f);
+    return text;
+}
+
+void
+host_set_mirrors(struct host *h, const struct host_mirror *mirrors, size_t n,
+                 bool receives, const char *const *watch, size_t n_watch)
+{
+    char *sig = mirrors_signature(mirrors, n, receives, watch, n_watch);
+    if (h->mirrors_known && !strcmp(sig, h->mirrors_signature)) {
+        free(sig);
+        return;
+    }
+    free_mirrors(h);
+    h->mirrors_signature = sig;
+
+    h->mirrors = xcalloc(n + 1, sizeof *h->mirrors);
+    h->mirror_ports = xcalloc(n + 2, sizeof *h->mirror_ports);
+    for (size_t i = 0; i < n; i++) {
+        const struct host_mirror *m = &mirrors[i];
+        h->mirrors[h->n_mirrors++] = (struct vswitch_mirror_spec) {
+            .name = xasprintf("weft-%s", m->name),
+            .select_src = copy_names(m->select_src, m->n_select_src),
+            .n_select_src = m->n_select_src,
+            .select_dst = copy_names(m->select_dst, m->n_select_dst),
+            .n_select_dst = m->n_select_dst,
+            .output_port = xstrdup(m->output_port),
+        };
+        if (m->tunnel_remote_ip) {
+            h->mirror_ports[h->n_mirror_ports++] = (struct vswitch_port_spec) {
+                .name = xstrdup(m->output_port),
+                .remote_ip = xstrdup(m->tunnel_remote_ip),
+                .tunnel_key = xasprintf("%"PRIu32, m->tunnel_key),
+            };
+        }
+    }
+    if (receives) {
+        h->mirror_ports[h->n_mirror_ports++] = (struct vswitch_port_spec) {
+            .name = xstrdup(MIRROR_RX_PORT),
+            .remote_ip = xstrdup("flow"),
+            .tunnel_key = xstrdup("flow"),
+        };
+    }
+    h->watched = xcalloc(n_watch + 1, sizeof *h->watched);
+    for (size_t i = 0; i < n_watch; i++) {
+        h->watched[h->n_watched++].name = xstrdup(watch[i]);
+    }
+    h->ports_seqno = 0;             /* Look the watched ports up. */
+    h->mirrors_known = true;
+    h->mirrors_version++;
+    ovs_loop_request_run();
+}
+
+int
+host_get_port_ofport(const struct host *h, const char *name)
+{
+    for (size_t i = 0; i < h->n_watched; i++) {
+        if (!strcmp(h->watched[i].name, name)) {
+            return h->watched[i].ofport;
+        }
+    }
+    return 0;
+}
+
+bool
+host_get_mirror_stats(const struct host *h, const char *name,
+                      uint64_t *tx_packets, uint64_t *tx_bytes,
+                      const char **problem)
+{
+    char *row = xasprintf("weft-%s", name);
+    bool found = false;
+    *tx_packets = *tx_bytes = 0;
+    *problem = "host not connected";
+    if (h->db && vswitch_db_get_state(h->db, NULL) == VSWITCH_DB_SYNCED) {
+        found = vswitch_db_get_mirror(h->db, row, tx_packets, tx_bytes,
+                                      problem);
+    }
+    free(row);
+    return found;
 }
 
 /* Logs, once per reason, each vNIC of this host that cannot be placed. */

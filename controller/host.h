@@ -52,6 +52,38 @@ struct host_tunnel {
 };
 void host_set_tunnels(struct host *, const struct host_tunnel *, size_t n);
 
+/* A port mirror this host's bridge should have (see mirror-plan.h): an
+ * OVSDB Mirror row "weft-NAME", and for a remote destination a VXLAN port
+ * 'output_port' with key 'tunnel_key' towards 'tunnel_remote_ip'. */
+struct host_mirror {
+    const char *name;               /* The policy mirror. */
+    const char **select_src;
+    size_t n_select_src;
+    const char **select_dst;
+    size_t n_select_dst;
+    const char *output_port;
+    const char *tunnel_remote_ip;   /* NULL: a local output port. */
+    uint32_t tunnel_key;
+};
+
+/* Sets this host's mirrors (copied); 'receives': the host is the
+ * destination of remote mirrors and needs the catch-all mirror tunnel
+ * port.  'watch' names ports (not Weft's) whose OpenFlow port numbers
+ * host_get_port_ofport() must know: mirror destinations given as
+ * host:HOST/PORT.  A change of their numbers bumps the ports version. */
+void host_set_mirrors(struct host *, const struct host_mirror *, size_t n,
+                      bool receives, const char *const *watch,
+                      size_t n_watch);
+
+/* OpenFlow port of watched port 'name', 0 if absent or not watched. */
+int host_get_port_ofport(const struct host *, const char *name);
+
+/* Statistics of this host's row for mirror 'name': false if it has none
+ * (then '*problem' says why, if the host was meant to have one). */
+bool host_get_mirror_stats(const struct host *, const char *name,
+                           uint64_t *tx_packets, uint64_t *tx_bytes,
+                           const char **problem);
+
 /* The VM ports placed on this host's bridge, as its OVSDB last said (kept
  * while the database is unreachable).  '*ports' points into the host. */
 struct host_vm_port {

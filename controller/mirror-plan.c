@@ -296,7 +296,8 @@ plan_mirror(const struct mirror_plan_input *in,
     }
     if (remote && !dest_ip) {
         /* Rows were added: drop them, nothing can reach the host. */
-        while (plan->n_rows && plan->rows[plan->n_rows - 1].mirror == m->name) {
+        while (plan->n_rows
+               && plan->rows[plan->n_rows - 1].mirror == m->name) {
             struct mirror_row *row = &plan->rows[--plan->n_rows];
             free(row->select_src);
             free(row->select_dst);

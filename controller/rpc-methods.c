@@ -18,6 +18,8 @@
 #include "flow.h"
 #include "host.h"
 #include "inventory.h"
+#include "mirror-check.h"
+#include "mirror-plan.h"
 #include "openflow.h"
 #include "pipeline.h"
 #include "policy-db.h"
@@ -142,6 +144,22 @@ apply_change(struct weftd *d, struct rpc_request *req, struct policy *p,
              bool dry_run, const char *comment)
 {
     struct policy_store *ps = &d->policy;
+
+    /* Mirrors also depend on what runs: check new ones against it. */
+    const char **hosts = xcalloc(d->n_hosts + 1, sizeof *hosts);
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        hosts[i] = host_get_name(d->hosts[i]);
+    }
+    struct policy_error perror;
+    int retval = mirror_check_policy(&d->inventory, hosts, d->n_hosts,
+                                     ps->current, p, &perror);
+    free(hosts);
+    if (retval) {
+        reply_policy_error(req, &perror, NULL);
+        policy_destroy(p);
+        return;
+    }
+
     char *diff = policy_diff(ps->current, p);
 
     if (dry_run || !diff[0]) {
@@ -327,6 +345,153 @@ object_list(struct rpc_request *req, struct weftd *d, const char *kind)
 OBJECT_METHODS(segment)
 OBJECT_METHODS(group)
 OBJECT_METHODS(rule)
+
+static void
+m_mirror_add(struct rpc_request *req, const msgpack_object *params, void *d)
+{
+    object_add(req, params, d, "mirror");
+}
+
+static void
+m_mirror_del(struct rpc_request *req, const msgpack_object *params, void *d)
+{
+    object_del(req, params, d, "mirror");
+}
+
+static const char *
+host_or_port(const char *s)
+{
+    return s ? s : "-";
+}
+
+static struct host *
+find_host(const struct weftd *d, const char *name)
+{
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        if (!strcmp(host_get_name(d->hosts[i]), name)) {
+            return d->hosts[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+pack_names(msgpack_packer *pk, const char *key, const char **names,
+           size_t n)
+{
+    rpc_pack_key(pk, key);
+    msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++) {
+        rpc_pack_string(pk, names[i]);
+    }
+}
+
+/* One mirror's status; with 'details', each host's row too. */
+static void
+pack_mirror(msgpack_packer *pk, const struct weftd *d,
+            const struct mirror_plan *plan, const struct mirror_status *st,
+            bool details)
+{
+    uint64_t packets = 0, bytes = 0;
+    size_t n_rows = 0;
+    for (size_t i = 0; i < plan->n_rows; i++) {
+        const struct mirror_row *r = &plan->rows[i];
+        uint64_t p, b;
+        const char *problem;
+        if (r->mirror == st->name
+            && host_get_mirror_stats(find_host(d, r->host), st->name, &p, &b,
+                                     &problem)) {
+            packets += p;
+            bytes += b;
+        }
+        n_rows += r->mirror == st->name;
+    }
+    char dest[256];
+    snprintf(dest, sizeof dest, "%s/%s", host_or_port(st->dest_host),
+             host_or_port(st->dest_port));
+    char key[16];
+    snprintf(key, sizeof key, "%#"PRIx32, st->key);
+
+    msgpack_pack_map(pk, 9 + details);
+    rpc_pack_kv_string(pk, "name", st->name);
+    rpc_pack_kv_string(pk, "state", mirror_state_to_string(st->state));
+    rpc_pack_kv_string(pk, "detail", st->detail);
+    rpc_pack_kv_uint(pk, "sources", st->n_sources);
+    rpc_pack_kv_string(pk, "destination", dest);
+    rpc_pack_kv_string(pk, "tunnel_key", key);
+    rpc_pack_kv_uint(pk, "hosts", n_rows);
+    rpc_pack_kv_uint(pk, "tx_packets", packets);
+    rpc_pack_kv_uint(pk, "tx_bytes", bytes);
+    if (!details) {
+        return;
+    }
+    rpc_pack_key(pk, "rows");
+    msgpack_pack_array(pk, n_rows);
+    for (size_t i = 0; i < plan->n_rows; i++) {
+        const struct mirror_row *r = &plan->rows[i];
+        if (r->mirror != st->name) {
+            continue;
+        }
+        uint64_t p, b;
+        const char *problem;
+        bool present = host_get_mirror_stats(find_host(d, r->host), st->name,
+                                             &p, &b, &problem);
+        msgpack_pack_map(pk, 8);
+        rpc_pack_kv_string(pk, "host", r->host);
+        pack_names(pk, "select_src", r->select_src, r->n_select_src);
+        pack_names(pk, "select_dst", r->select_dst, r->n_select_dst);
+        rpc_pack_kv_string(pk, "output", r->output_port);
+        rpc_pack_kv_bool(pk, "present", present);
+        rpc_pack_kv_string(pk, "problem", present ? "" : problem);
+        rpc_pack_kv_uint(pk, "tx_packets", p);
+        rpc_pack_kv_uint(pk, "tx_bytes", b);
+    }
+}
+
+static void
+m_mirror_list(struct rpc_request *req, const msgpack_object *params,
+              void *d_)
+{
+    struct weftd *d = d_;
+    (void) params;
+    struct mirror_plan *plan = datapath_mirror_plan_create(d);
+    msgpack_packer *pk = rpc_reply_begin(req);
+    msgpack_pack_array(pk, plan->n_mirrors);
+    for (size_t i = 0; i < plan->n_mirrors; i++) {
+        pack_mirror(pk, d, plan, &plan->mirrors[i], false);
+    }
+    rpc_reply_end(req);
+    mirror_plan_destroy(plan);
+}
+
+static void
+m_mirror_show(struct rpc_request *req, const msgpack_object *params,
+              void *d_)
+{
+    struct weftd *d = d_;
+    char **argv;
+    size_t argc;
+    if (!get_args(req, params, 1, 1, &argv, &argc)) {
+        return;
+    }
+    struct mirror_plan *plan = datapath_mirror_plan_create(d);
+    const struct mirror_status *st = NULL;
+    for (size_t i = 0; i < plan->n_mirrors; i++) {
+        if (!strcmp(plan->mirrors[i].name, argv[0])) {
+            st = &plan->mirrors[i];
+        }
+    }
+    if (!st) {
+        rpc_reply_errorf(req, "not-found", "name", 0, "no mirror named "
+                         "\"%s\"", argv[0]);
+    } else {
+        msgpack_packer *pk = rpc_reply_begin(req);
+        pack_mirror(pk, d, plan, st, true);
+        rpc_reply_end(req);
+    }
+    mirror_plan_destroy(plan);
+    free_args(argv, argc);
+}
 
 static void
 m_policy_history(struct rpc_request *req, const msgpack_object *params,
@@ -626,6 +791,14 @@ cookie_owner(const struct weftd *d, const char *host, uint64_t cookie)
             }
         }
         break;
+    case WEFT_COOKIE_MIRROR:
+        for (size_t i = 0; i < p->n_mirrors; i++) {
+            uint32_t key = mirror_plan_key(p, p->mirrors[i].name);
+            if (weft_cookie(WEFT_COOKIE_MIRROR, key) == cookie) {
+                return xasprintf("mirror %s", p->mirrors[i].name);
+            }
+        }
+        break;
     case WEFT_COOKIE_VNIC:
         for (size_t i = 0; i < d->n_hosts; i++) {
             const struct host_vm_port *ports;
@@ -796,6 +969,10 @@ rpc_methods_register(struct weftd *d, struct rpc_server *rpc)
         { "rule-add", m_rule_add },
         { "rule-del", m_rule_del },
         { "rule-list", m_rule_list },
+        { "mirror-add", m_mirror_add },
+        { "mirror-del", m_mirror_del },
+        { "mirror-list", m_mirror_list },
+        { "mirror-show", m_mirror_show },
         { "policy-history", m_policy_history },
         { "policy-rollback", m_policy_rollback },
     };

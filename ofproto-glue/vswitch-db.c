@@ -45,6 +45,9 @@ struct vswitch_db {
     struct vswitch_port_spec *ports;    /* Wanted VM ports, strings owned. */
     size_t n_ports;
     bool ports_known;                   /* vswitch_db_set_ports() called. */
+    struct vswitch_mirror_spec *mirrors;    /* Wanted mirrors, owned. */
+    size_t n_mirrors;
+    bool mirrors_known;                 /* vswitch_db_set_mirrors() called. */
 
     bool transport_connected;   /* The stream connected at least once. */
     bool was_connected;         /* Data was received at least once. */
@@ -64,10 +67,35 @@ free_ports(struct vswitch_db *db)
         free(CONST_CAST(char *, p->groups));
         free(CONST_CAST(char *, p->tunnel_peer));
         free(CONST_CAST(char *, p->remote_ip));
+        free(CONST_CAST(char *, p->tunnel_key));
     }
     free(db->ports);
     db->ports = NULL;
     db->n_ports = 0;
+}
+
+static void
+free_names(const char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(CONST_CAST(char *, names[i]));
+    }
+    free(names);
+}
+
+static void
+free_mirrors(struct vswitch_db *db)
+{
+    for (size_t i = 0; i < db->n_mirrors; i++) {
+        struct vswitch_mirror_spec *m = &db->mirrors[i];
+        free(CONST_CAST(char *, m->name));
+        free_names(m->select_src, m->n_select_src);
+        free_names(m->select_dst, m->n_select_dst);
+        free(CONST_CAST(char *, m->output_port));
+    }
+    free(db->mirrors);
+    db->mirrors = NULL;
+    db->n_mirrors = 0;
 }
 
 struct vswitch_db *
@@ -99,6 +127,15 @@ vswitch_db_create(const char *remote, const struct vswitch_bridge_spec *spec)
     ovsdb_idl_add_column(db->idl, &ovsrec_bridge_col_datapath_type);
     ovsdb_idl_add_column(db->idl, &ovsrec_bridge_col_other_config);
     ovsdb_idl_add_column(db->idl, &ovsrec_bridge_col_external_ids);
+    ovsdb_idl_add_column(db->idl, &ovsrec_bridge_col_mirrors);
+
+    ovsdb_idl_add_table(db->idl, &ovsrec_table_mirror);
+    ovsdb_idl_add_column(db->idl, &ovsrec_mirror_col_name);
+    ovsdb_idl_add_column(db->idl, &ovsrec_mirror_col_select_src_port);
+    ovsdb_idl_add_column(db->idl, &ovsrec_mirror_col_select_dst_port);
+    ovsdb_idl_add_column(db->idl, &ovsrec_mirror_col_output_port);
+    ovsdb_idl_add_column(db->idl, &ovsrec_mirror_col_external_ids);
+    ovsdb_idl_add_column(db->idl, &ovsrec_mirror_col_statistics);
 
     ovsdb_idl_add_table(db->idl, &ovsrec_table_controller);
     ovsdb_idl_add_column(db->idl, &ovsrec_controller_col_target);
@@ -135,6 +172,7 @@ vswitch_db_destroy(struct vswitch_db *db)
     }
     ovsdb_idl_destroy(db->idl);
     free_ports(db);
+    free_mirrors(db);
     free(db->remote);
     free(CONST_CAST(char *, db->spec.host_name));
     free(CONST_CAST(char *, db->spec.bridge));
@@ -276,6 +314,10 @@ wanted_iface_ids(const struct vswitch_port_spec *p, const struct smap *old,
         smap_replace(ids, "weft-tunnel-peer", p->tunnel_peer);
         return;
     }
+    if (p->remote_ip) {
+        smap_replace(ids, "weft-mirror-tunnel", "true");
+        return;
+    }
     smap_replace(ids, "iface-id", p->iface_id);
     smap_replace(ids, "attached-mac", p->mac);
     smap_replace(ids, "vm-uuid", p->vm_uuid);
@@ -295,13 +337,14 @@ static bool
 iface_type_ok(const struct vswitch_port_spec *p,
               const struct ovsrec_interface *iface)
 {
-    if (!p->tunnel_peer) {
+    if (!p->remote_ip) {
         return true;        /* A tap: whatever type libvirt or we gave. */
     }
     const char *ip = smap_get(&iface->options, "remote_ip");
     const char *key = smap_get(&iface->options, "key");
     return (!strcmp(iface->type, "vxlan") && ip && !strcmp(ip, p->remote_ip)
-            && key && !strcmp(key, "flow"));
+            && key && !strcmp(key, p->tunnel_key ? p->tunnel_key : "flow")
+            && smap_count(&iface->options) == 2);
 }
 
 static void
@@ -310,7 +353,7 @@ set_iface_type(const struct vswitch_port_spec *p,
 {
     struct smap options = SMAP_INITIALIZER(&options);
     smap_add(&options, "remote_ip", p->remote_ip);
-    smap_add(&options, "key", "flow");
+    smap_add(&options, "key", p->tunnel_key ? p->tunnel_key : "flow");
     ovsrec_interface_set_type(iface, "vxlan");
     ovsrec_interface_set_options(iface, &options);
     smap_destroy(&options);
@@ -406,7 +449,7 @@ configure_ports(struct vswitch_db *db, const struct ovsrec_bridge *br,
         wanted_iface_ids(want, &empty, &ids);
         ovsrec_interface_set_external_ids(iface, &ids);
         smap_destroy(&ids);
-        if (want->tunnel_peer) {
+        if (want->remote_ip) {
             set_iface_type(want, iface);
         }
 
@@ -421,6 +464,172 @@ configure_ports(struct vswitch_db *db, const struct ovsrec_bridge *br,
 
     if (n_add || n_update || n_remove) {
         ds_put_format(what, "%sports (+%zu ~%zu -%zu)",
+                      what->length ? ", " : "", n_add, n_update, n_remove);
+    }
+}
+
+static const struct ovsrec_port *
+port_by_name(const struct ovsrec_bridge *br, const char *name)
+{
+    for (size_t i = 0; i < br->n_ports; i++) {
+        if (!strcmp(br->ports[i]->name, name)) {
+            return br->ports[i];
+        }
+    }
+    return NULL;
+}
+
+/* The Port rows of 'names' that are on 'br', into 'rows' (room for 'n'). */
+static size_t
+ports_by_name(const struct ovsrec_bridge *br, const char **names, size_t n,
+              struct ovsrec_port **rows)
+{
+    size_t n_rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct ovsrec_port *port = port_by_name(br, names[i]);
+        if (port) {
+            rows[n_rows++] = CONST_CAST(struct ovsrec_port *, port);
+        }
+    }
+    return n_rows;
+}
+
+static bool
+same_port_set(struct ovsrec_port **a, size_t n_a,
+              struct ovsrec_port **b, size_t n_b)
+{
+    if (n_a != n_b) {
+        return false;
+    }
+    for (size_t i = 0; i < n_a; i++) {
+        bool found = false;
+        for (size_t j = 0; !found && j < n_b; j++) {
+            found = a[i] == b[j];
+        }
+        if (!found) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static const struct vswitch_mirror_spec *
+find_wanted_mirror(const struct vswitch_db *db, const char *name)
+{
+    for (size_t i = 0; i < db->n_mirrors; i++) {
+        if (!strcmp(db->mirrors[i].name, name)) {
+            return &db->mirrors[i];
+        }
+    }
+    return NULL;
+}
+
+/* The Port rows a wanted mirror selects and outputs to, among those on the
+ * bridge.  False if the row cannot exist (no output or nothing selected):
+ * 'problem' then says why. */
+struct mirror_rows {
+    struct ovsrec_port **src, **dst, *output;
+    size_t n_src, n_dst;
+};
+
+static bool
+resolve_mirror(const struct ovsrec_bridge *br,
+               const struct vswitch_mirror_spec *m, struct mirror_rows *r,
+               const char **problem)
+{
+    r->src = xcalloc(m->n_select_src + 1, sizeof *r->src);
+    r->dst = xcalloc(m->n_select_dst + 1, sizeof *r->dst);
+    r->n_src = ports_by_name(br, m->select_src, m->n_select_src, r->src);
+    r->n_dst = ports_by_name(br, m->select_dst, m->n_select_dst, r->dst);
+    r->output = CONST_CAST(struct ovsrec_port *,
+                           port_by_name(br, m->output_port));
+    *problem = (!r->output ? "output port not on the bridge (yet)"
+                : !r->n_src && !r->n_dst ? "no source port on the bridge "
+                                           "(yet)"
+                : NULL);
+    return !*problem;
+}
+
+static void
+mirror_rows_destroy(struct mirror_rows *r)
+{
+    free(r->src);
+    free(r->dst);
+}
+
+/* Adds, updates and removes Weft's Mirror rows so the bridge has exactly
+ * the wanted ones that can exist.  Mirrors Weft does not own are never
+ * touched. */
+static void
+configure_mirrors(struct vswitch_db *db, const struct ovsrec_bridge *br,
+                  bool created, struct ovsdb_idl_txn **txnp, struct ds *what)
+{
+    size_t n_add = 0, n_update = 0, n_remove = 0;
+    bool *seen = xcalloc(db->n_mirrors + 1, sizeof *seen);
+
+    for (size_t i = 0; !created && i < br->n_mirrors; i++) {
+        const struct ovsrec_mirror *row = br->mirrors[i];
+        if (!is_weft_owned(&row->external_ids)) {
+            continue;
+        }
+        const struct vswitch_mirror_spec *want = find_wanted_mirror(
+            db, row->name);
+        struct mirror_rows r = { 0 };
+        const char *problem;
+        if (!want || seen[want - db->mirrors]
+            || !resolve_mirror(br, want, &r, &problem)) {
+            /* Unwanted, a duplicate, or cannot exist now. */
+            if (!*txnp) {
+                *txnp = ovsdb_idl_txn_create(db->idl);
+            }
+            ovsrec_bridge_update_mirrors_delvalue(br, row);
+            n_remove++;
+            mirror_rows_destroy(&r);
+            continue;
+        }
+        seen[want - db->mirrors] = true;
+        bool same = (same_port_set(r.src, r.n_src, row->select_src_port,
+                                   row->n_select_src_port)
+                     && same_port_set(r.dst, r.n_dst, row->select_dst_port,
+                                      row->n_select_dst_port)
+                     && row->output_port == r.output);
+        if (!same) {
+            if (!*txnp) {
+                *txnp = ovsdb_idl_txn_create(db->idl);
+            }
+            ovsrec_mirror_set_select_src_port(row, r.src, r.n_src);
+            ovsrec_mirror_set_select_dst_port(row, r.dst, r.n_dst);
+            ovsrec_mirror_set_output_port(row, r.output);
+            n_update++;
+        }
+        mirror_rows_destroy(&r);
+    }
+
+    for (size_t i = 0; i < db->n_mirrors; i++) {
+        struct mirror_rows r;
+        const char *problem;
+        if (!seen[i] && resolve_mirror(br, &db->mirrors[i], &r, &problem)) {
+            if (!*txnp) {
+                *txnp = ovsdb_idl_txn_create(db->idl);
+            }
+            struct ovsrec_mirror *row = ovsrec_mirror_insert(*txnp);
+            ovsrec_mirror_set_name(row, db->mirrors[i].name);
+            ovsrec_mirror_set_select_src_port(row, r.src, r.n_src);
+            ovsrec_mirror_set_select_dst_port(row, r.dst, r.n_dst);
+            ovsrec_mirror_set_output_port(row, r.output);
+            ovsrec_mirror_update_external_ids_setkey(row, "weft-owned",
+                                                     "true");
+            ovsrec_bridge_update_mirrors_addvalue(br, row);
+            n_add++;
+        }
+        if (!seen[i]) {
+            mirror_rows_destroy(&r);
+        }
+    }
+    free(seen);
+
+    if (n_add || n_update || n_remove) {
+        ds_put_format(what, "%smirrors (+%zu ~%zu -%zu)",
                       what->length ? ", " : "", n_add, n_update, n_remove);
     }
 }
@@ -487,6 +696,11 @@ configure_bridge(struct vswitch_db *db)
     bool bridge_ok = !txn;
     if (db->ports_known) {
         configure_ports(db, br, created, &txn, &what);
+    }
+    if (db->mirrors_known) {
+        /* Ports added above are referenced at the next run, once the
+         * server has them. */
+        configure_mirrors(db, br, created, &txn, &what);
     }
 #undef NEED
 
@@ -595,11 +809,78 @@ vswitch_db_set_ports(struct vswitch_db *db,
         dst->groups = nullable_xstrdup(src->groups);
         dst->tunnel_peer = nullable_xstrdup(src->tunnel_peer);
         dst->remote_ip = nullable_xstrdup(src->remote_ip);
+        dst->tunnel_key = nullable_xstrdup(src->tunnel_key);
     }
     db->ports_known = true;
     /* Reconciled at the next run, or right after the transaction in
      * flight. */
     poll_immediate_wake();
+}
+
+static const char **
+copy_names(const char **names, size_t n)
+{
+    const char **copy = xcalloc(n + 1, sizeof *copy);
+    for (size_t i = 0; i < n; i++) {
+        copy[i] = xstrdup(names[i]);
+    }
+    return copy;
+}
+
+void
+vswitch_db_set_mirrors(struct vswitch_db *db,
+                       const struct vswitch_mirror_spec *mirrors, size_t n)
+{
+    free_mirrors(db);
+    db->mirrors = xcalloc(n + 1, sizeof *db->mirrors);
+    db->n_mirrors = n;
+    for (size_t i = 0; i < n; i++) {
+        const struct vswitch_mirror_spec *src = &mirrors[i];
+        db->mirrors[i] = (struct vswitch_mirror_spec) {
+            .name = xstrdup(src->name),
+            .select_src = copy_names(src->select_src, src->n_select_src),
+            .n_select_src = src->n_select_src,
+            .select_dst = copy_names(src->select_dst, src->n_select_dst),
+            .n_select_dst = src->n_select_dst,
+            .output_port = xstrdup(src->output_port),
+        };
+    }
+    db->mirrors_known = true;
+    poll_immediate_wake();
+}
+
+bool
+vswitch_db_get_mirror(const struct vswitch_db *db, const char *name,
+                      uint64_t *tx_packets, uint64_t *tx_bytes,
+                      const char **problem)
+{
+    *tx_packets = *tx_bytes = 0;
+    const char *why = "not written yet";
+    const struct ovsrec_bridge *br = find_bridge(db);
+    for (size_t i = 0; br && i < br->n_mirrors; i++) {
+        const struct ovsrec_mirror *row = br->mirrors[i];
+        if (!strcmp(row->name, name) && is_weft_owned(&row->external_ids)) {
+            for (size_t j = 0; j < row->n_statistics; j++) {
+                if (!strcmp(row->key_statistics[j], "tx_packets")) {
+                    *tx_packets = row->value_statistics[j];
+                } else if (!strcmp(row->key_statistics[j], "tx_bytes")) {
+                    *tx_bytes = row->value_statistics[j];
+                }
+            }
+            return true;
+        }
+    }
+    const struct vswitch_mirror_spec *want = find_wanted_mirror(db, name);
+    if (br && want) {
+        struct mirror_rows r;
+        resolve_mirror(br, want, &r, &why);
+        mirror_rows_destroy(&r);
+        why = why ? why : "being written";
+    }
+    if (problem) {
+        *problem = why;
+    }
+    return false;
 }
 
 enum vswitch_port_state

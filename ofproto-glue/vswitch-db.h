@@ -65,9 +65,11 @@ struct vswitch_port_spec {
     const char *segment;        /* external_ids:weft-segment. */
     const char *groups;         /* external_ids:weft-groups, or NULL. */
 
-    /* Tunnels (type vxlan, options:key=flow). */
+    /* Tunnels (type vxlan): to a peer host when 'tunnel_peer' is set,
+     * else a mirror tunnel (external_ids:weft-mirror-tunnel). */
     const char *tunnel_peer;    /* external_ids:weft-tunnel-peer. */
-    const char *remote_ip;      /* options:remote_ip. */
+    const char *remote_ip;      /* options:remote_ip ("flow" allowed). */
+    const char *tunnel_key;     /* options:key; NULL means "flow". */
 };
 
 /* Sets the complete list of Weft's ports on this host (copied).  Ports
@@ -117,6 +119,31 @@ struct vswitch_tunnel_port {
  * Weft tunnel on the bridge, wanted or not. */
 size_t vswitch_db_get_tunnels(const struct vswitch_db *,
                               struct vswitch_tunnel_port **tunnels);
+
+/* A port mirror Weft wants on the integration bridge: an OVSDB Mirror
+ * row (external_ids:weft-owned=true).  Ports are named; those not (yet)
+ * on the bridge are left out, and the row only exists while its output
+ * port and at least one selected port are on the bridge. */
+struct vswitch_mirror_spec {
+    const char *name;               /* Mirror.name, e.g. "weft-m1". */
+    const char **select_src;        /* select_src_port. */
+    size_t n_select_src;
+    const char **select_dst;        /* select_dst_port. */
+    size_t n_select_dst;
+    const char *output_port;
+};
+
+/* Sets the complete list of Weft's mirrors on this host (copied).  Until
+ * the first call, Mirror rows are left as they are. */
+void vswitch_db_set_mirrors(struct vswitch_db *,
+                            const struct vswitch_mirror_spec *, size_t n);
+
+/* What the database says about Weft's mirror 'name': true if the row
+ * exists, with its statistics (OVS refreshes them every few seconds).
+ * Else '*problem' (if nonnull) says why it does not exist. */
+bool vswitch_db_get_mirror(const struct vswitch_db *, const char *name,
+                           uint64_t *tx_packets, uint64_t *tx_bytes,
+                           const char **problem);
 
 /* Changes whenever the database contents seen by this session change. */
 unsigned int vswitch_db_get_seqno(const struct vswitch_db *);

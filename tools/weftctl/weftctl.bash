@@ -5,7 +5,8 @@ _weftctl() {
 
     local commands="ping status show list-hosts list-ports dump-flows trace set-policy
         get-policy segment-add segment-del segment-list group-add group-del
-        group-list rule-add rule-del rule-list policy-history policy-rollback"
+        group-list rule-add rule-del rule-list mirror-add mirror-del mirror-list
+        mirror-show policy-history policy-rollback"
     local options="--socket --format --timeout --dry-run --help --version"
 
     case $prev in
@@ -33,6 +34,7 @@ _weftctl() {
     case $cmd in
     segment-add) COMPREPLY=($(compgen -W "vlan= vni= isolated" -- "$cur")) ;;
     group-add) COMPREPLY=($(compgen -W "segments= labels= vnics= cidrs= groups=" -- "$cur")) ;;
+    mirror-add) COMPREPLY=($(compgen -W "sources=vnic: sources=group: sources=segment: to=vnic: to=host: direction=both direction=ingress direction=egress" -- "$cur")) ;;
     rule-add) COMPREPLY=($(compgen -W "allow deny from= to= proto= ports= priority= stateless" -- "$cur")) ;;
     *) COMPREPLY=($(compgen -W "--dry-run" -- "$cur")) ;;
     esac

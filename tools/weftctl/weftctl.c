@@ -69,6 +69,8 @@ static weftctl_format_func format_ports;
 static weftctl_format_func format_show;
 static weftctl_format_func format_flows;
 static weftctl_format_func format_trace;
+static weftctl_format_func format_mirrors;
+static weftctl_format_func format_mirror;
 
 #define OBJECT_COMMANDS(KIND, ARGS)                                          \
     { KIND "-add", 2, 64, "NAME " ARGS, KIND "-add",                         \
@@ -102,6 +104,15 @@ static const struct weftctl_command commands[] = {
     OBJECT_COMMANDS("segment", "vlan=N [vni=N] [isolated]"),
     OBJECT_COMMANDS("group", "KEY=A,B..."),
     OBJECT_COMMANDS("rule", "allow|deny from=G to=G [proto=P] [ports=N]"),
+    { "mirror-add", 3, 64, "NAME sources=REF,... to=REF [direction=D]",
+      "mirror-add", "add or replace a port mirror", format_change,
+      CMD_CHANGES },
+    { "mirror-del", 1, 1, "NAME", "mirror-del", "delete a port mirror",
+      format_change, CMD_CHANGES },
+    { "mirror-list", 0, 0, "", "mirror-list",
+      "mirrors with state and packet counters", format_mirrors, 0 },
+    { "mirror-show", 1, 1, "NAME", "mirror-show",
+      "one mirror, host by host", format_mirror, 0 },
     { "policy-history", 0, 0, "", "policy-history",
       "accepted policy generations", format_history, 0 },
     { "policy-rollback", 1, 1, "GEN", "policy-rollback",
@@ -662,6 +673,89 @@ format_trace(const msgpack_object *r, const struct weftctl_reply_info *info)
 {
     (void) info;
     put_str(get(r, "explanation"), "", 0);
+}
+
+static const struct column mirror_cols[] = {
+    { "MIRROR", "name", "?", 14 },
+    { "STATE", "state", "?", 16 },
+    { "SOURCES", "sources", "0", 7 },
+    { "DESTINATION", "destination", "-", 20 },
+    { "KEY", "tunnel_key", "-", 8 },
+    { "PACKETS", "tx_packets", "0", 0 },
+};
+
+/* Each mirror's detail, when it has one, under the table. */
+static void
+print_mirror_details(const msgpack_object *mirrors)
+{
+    for (uint32_t i = 0; mirrors->type == MSGPACK_OBJECT_ARRAY
+                         && i < mirrors->via.array.size; i++) {
+        const msgpack_object *m = &mirrors->via.array.ptr[i];
+        const msgpack_object *detail = get(m, "detail");
+        if (detail && detail->type == MSGPACK_OBJECT_STR
+            && detail->via.str.size) {
+            fputs("  ", stdout);
+            put_str(get(m, "name"), "?", 0);
+            fputs(": ", stdout);
+            put_str(detail, "", 0);
+            putchar('\n');
+        }
+    }
+}
+
+static void
+format_mirrors(const msgpack_object *r, const struct weftctl_reply_info *info)
+{
+    (void) info;
+    print_table(r, mirror_cols, sizeof mirror_cols / sizeof *mirror_cols);
+    print_mirror_details(r);
+}
+
+static void
+put_names(const msgpack_object *names)
+{
+    for (uint32_t i = 0; names && names->type == MSGPACK_OBJECT_ARRAY
+                         && i < names->via.array.size; i++) {
+        fputs(i ? "," : "", stdout);
+        put_str(&names->via.array.ptr[i], "?", 0);
+    }
+    if (!names || names->type != MSGPACK_OBJECT_ARRAY
+        || !names->via.array.size) {
+        putchar('-');
+    }
+}
+
+static void
+format_mirror(const msgpack_object *r, const struct weftctl_reply_info *info)
+{
+    (void) info;
+    msgpack_object one = { .type = MSGPACK_OBJECT_ARRAY,
+                           .via.array = { 1, (msgpack_object *) r } };
+    print_table(&one, mirror_cols, sizeof mirror_cols / sizeof *mirror_cols);
+    print_mirror_details(&one);
+    const msgpack_object *rows = get(r, "rows");
+    for (uint32_t i = 0; rows && rows->type == MSGPACK_OBJECT_ARRAY
+                         && i < rows->via.array.size; i++) {
+        const msgpack_object *row = &rows->via.array.ptr[i];
+        const msgpack_object *present = get(row, "present");
+        fputs("host ", stdout);
+        put_str(get(row, "host"), "?", 0);
+        fputs(": ingress of ", stdout);
+        put_names(get(row, "select_src"));
+        fputs(", egress of ", stdout);
+        put_names(get(row, "select_dst"));
+        fputs(" -> ", stdout);
+        put_str(get(row, "output"), "?", 0);
+        if (present && present->type == MSGPACK_OBJECT_BOOLEAN
+            && present->via.boolean) {
+            printf(": %lld packets, %lld bytes\n", get_int(row, "tx_packets"),
+                   get_int(row, "tx_bytes"));
+        } else {
+            fputs(": not on the bridge: ", stdout);
+            put_str(get(row, "problem"), "?", 0);
+            putchar('\n');
+        }
+    }
 }
 
 static void
