@@ -9,6 +9,7 @@
 #include "flow.h"
 #include "inventory.h"
 #include "log.h"
+#include "strv.h"
 #include "mirror-plan.h"
 #include "openflow.h"
 #include "ovs-loop.h"
@@ -525,32 +526,13 @@ host_set_tunnels(struct host *h, const struct host_tunnel *tunnels, size_t n)
 }
 
 static void
-free_names(const char **names, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free((char *) names[i]);
-    }
-    free(names);
-}
-
-static const char **
-copy_names(const char **names, size_t n)
-{
-    const char **copy = xcalloc(n + 1, sizeof *copy);
-    for (size_t i = 0; i < n; i++) {
-        copy[i] = xstrdup(names[i]);
-    }
-    return copy;
-}
-
-static void
 free_mirrors(struct host *h)
 {
     for (size_t i = 0; i < h->n_mirrors; i++) {
         struct vswitch_mirror_spec *m = &h->mirrors[i];
         free((char *) m->name);
-        free_names(m->select_src, m->n_select_src);
-        free_names(m->select_dst, m->n_select_dst);
+        strv_free_n(m->select_src, m->n_select_src);
+        strv_free_n(m->select_dst, m->n_select_dst);
         free((char *) m->output_port);
     }
     free(h->mirrors);
@@ -623,9 +605,9 @@ host_set_mirrors(struct host *h, const struct host_mirror *mirrors, size_t n,
         const struct host_mirror *m = &mirrors[i];
         h->mirrors[h->n_mirrors++] = (struct vswitch_mirror_spec) {
             .name = xasprintf("weft-%s", m->name),
-            .select_src = copy_names(m->select_src, m->n_select_src),
+            .select_src = strv_copy(m->select_src, m->n_select_src),
             .n_select_src = m->n_select_src,
-            .select_dst = copy_names(m->select_dst, m->n_select_dst),
+            .select_dst = strv_copy(m->select_dst, m->n_select_dst),
             .n_select_dst = m->n_select_dst,
             .output_port = xstrdup(m->output_port),
         };

@@ -18,6 +18,7 @@
 #include "vswitch-idl.h"
 
 #include "log.h"
+#include "strv.h"
 
 WEFT_LOG_MODULE(vswitch_db);
 
@@ -75,22 +76,13 @@ free_ports(struct vswitch_db *db)
 }
 
 static void
-free_names(const char **names, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(CONST_CAST(char *, names[i]));
-    }
-    free(names);
-}
-
-static void
 free_mirrors(struct vswitch_db *db)
 {
     for (size_t i = 0; i < db->n_mirrors; i++) {
         struct vswitch_mirror_spec *m = &db->mirrors[i];
         free(CONST_CAST(char *, m->name));
-        free_names(m->select_src, m->n_select_src);
-        free_names(m->select_dst, m->n_select_dst);
+        strv_free_n(m->select_src, m->n_select_src);
+        strv_free_n(m->select_dst, m->n_select_dst);
         free(CONST_CAST(char *, m->output_port));
     }
     free(db->mirrors);
@@ -817,16 +809,6 @@ vswitch_db_set_ports(struct vswitch_db *db,
     poll_immediate_wake();
 }
 
-static const char **
-copy_names(const char **names, size_t n)
-{
-    const char **copy = xcalloc(n + 1, sizeof *copy);
-    for (size_t i = 0; i < n; i++) {
-        copy[i] = xstrdup(names[i]);
-    }
-    return copy;
-}
-
 void
 vswitch_db_set_mirrors(struct vswitch_db *db,
                        const struct vswitch_mirror_spec *mirrors, size_t n)
@@ -838,9 +820,9 @@ vswitch_db_set_mirrors(struct vswitch_db *db,
         const struct vswitch_mirror_spec *src = &mirrors[i];
         db->mirrors[i] = (struct vswitch_mirror_spec) {
             .name = xstrdup(src->name),
-            .select_src = copy_names(src->select_src, src->n_select_src),
+            .select_src = strv_copy(src->select_src, src->n_select_src),
             .n_select_src = src->n_select_src,
-            .select_dst = copy_names(src->select_dst, src->n_select_dst),
+            .select_dst = strv_copy(src->select_dst, src->n_select_dst),
             .n_select_dst = src->n_select_dst,
             .output_port = xstrdup(src->output_port),
         };

@@ -54,6 +54,11 @@ start_weftd() {
 
 weftd_pid() { cat "$T/weftd.pid"; }
 
+# vm_exec VM CMD...: runs CMD in the lab VM's namespace.
+vm_exec() { local vm=$1; shift; ip netns exec "$LAB_NAME-vm-$vm" "$@"; }
+can_ping() { vm_exec "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1; }
+cannot_ping() { ! vm_exec "$1" ping -c 2 -i 0.2 -W 1 "$2" >/dev/null 2>&1; }
+
 appctl() { ovs-appctl -t "$CTL" "$@"; }
 
 # Writes the lab's weftd configuration (control and RPC sockets in the

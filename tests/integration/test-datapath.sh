@@ -6,10 +6,6 @@
 LAB_NAME=wtdp
 . "$(dirname "$0")/lib.sh"
 
-vm_exec() { local vm=$1; shift; ip netns exec "$LAB_NAME-vm-$vm" "$@"; }
-can_ping() { vm_exec "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1; }
-cannot_ping() { ! vm_exec "$1" ping -c 2 -i 0.2 -W 1 "$2" >/dev/null 2>&1; }
-
 # listen VM PORT: a TCP listener in VM that accepts and closes, forever.
 listen() {
     vm_exec "$1" python3 -c '

@@ -6,8 +6,6 @@
 LAB_NAME=wtmr
 . "$(dirname "$0")/lib.sh"
 
-vm_exec() { local vm=$1; shift; ip netns exec "$LAB_NAME-vm-$vm" "$@"; }
-can_ping() { vm_exec "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1; }
 vsctl() { ovs-vsctl --db="unix:/run/weft-lab/$LAB_NAME/$1/db.sock" "${@:2}"; }
 
 # capture VM NAME: starts tcpdump on VM's eth0 (ICMP only), writing

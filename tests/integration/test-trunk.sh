@@ -7,10 +7,6 @@
 LAB_NAME=wttrunk
 . "$(dirname "$0")/lib.sh"
 
-vm_exec() { local vm=$1; shift; ip netns exec "$LAB_NAME-vm-$vm" "$@"; }
-can_ping() { vm_exec "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1; }
-cannot_ping() { ! vm_exec "$1" ping -c 2 -i 0.2 -W 1 "$2" >/dev/null 2>&1; }
-
 begin
 lab up 2 --with-br-int >"$T/lab.log" 2>&1 || { cat "$T/lab.log"; fail "lab up"; }
 core=$LAB_NAME-core
