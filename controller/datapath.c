@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "apps.h"
 #include "flow.h"
 #include "host.h"
 #include "log.h"
@@ -39,6 +40,7 @@ input_signature(const struct weftd *d)
 {
     uint64_t sig = mix(0xcbf29ce484222325ULL, d->policy.generation);
     sig = mix(sig, (uintptr_t) d->policy.current);
+    sig = mix(sig, d->apps ? apps_get_claims_version(d->apps) : 0);
     for (size_t i = 0; i < d->n_hosts; i++) {
         sig = mix(sig, (uintptr_t) d->hosts[i]);
         sig = mix(sig, host_get_ports_version(d->hosts[i]));
@@ -159,8 +161,20 @@ build_input(const struct weftd *d, const struct policy *policy,
         mirror_plan_destroy(mirrors);
     }
 
+    /* Segments the controller apps claimed. */
+    const struct apps_claim *app_claims = NULL;
+    size_t n_claims = d->apps ? apps_get_claims(d->apps, &app_claims) : 0;
+    struct pipeline_claim *claims = xcalloc(n_claims + 1, sizeof *claims);
+    for (size_t i = 0; i < n_claims; i++) {
+        claims[i] = (struct pipeline_claim) {
+            .segment = app_claims[i].segment,
+            .table = app_claims[i].table,
+        };
+    }
     *in = (struct pipeline_input) {
         .policy = policy,
+        .claims = claims,
+        .n_claims = n_claims,
         .vnics = vnics,
         .n_vnics = n_vnics,
         .tunnels = tunnels,
@@ -176,6 +190,7 @@ free_input(struct pipeline_input *in)
     free((void *) in->vnics);
     free((void *) in->tunnels);
     free((void *) in->uplinks);
+    free((void *) in->claims);
 }
 
 static double
@@ -366,7 +381,7 @@ datapath_preview(const struct weftd *d, const struct policy *policy)
     for (size_t i = 0; i < d->n_hosts; i++) {
         const struct host *h = d->hosts[i];
         compute_host_flows(plan, mirrors, h, &flows);
-        diff_flows(host_get_name(h), host_get_flows(h), &flows, out);
+        diff_flows(host_get_name(h), host_get_core_flows(h), &flows, out);
     }
     weft_flow_set_destroy(&flows);
     pipeline_plan_destroy(plan);

@@ -48,6 +48,16 @@ weft_flow_set_add(struct weft_flow_set *set, uint8_t table,
     f->cookie = cookie;
     f->match = xstrdup(match ? match : "");
     f->actions = xstrdup(actions ? actions : "");
+    f->idle_timeout = f->hard_timeout = 0;
+}
+
+void
+weft_flow_set_add_flow(struct weft_flow_set *set, const struct weft_flow *f)
+{
+    weft_flow_set_add(set, f->table, f->priority, f->cookie, f->match,
+                      f->actions);
+    set->flows[set->n - 1].idle_timeout = f->idle_timeout;
+    set->flows[set->n - 1].hard_timeout = f->hard_timeout;
 }
 
 static int
@@ -90,9 +100,15 @@ weft_flow_set_format(const struct weft_flow_set *set, FILE *stream)
     for (size_t i = 0; i < set->n; i++) {
         const struct weft_flow *f = &set->flows[i];
 
-        fprintf(stream, "table=%u, priority=%u, cookie=0x%llx, %s%s"
-                "actions=%s\n", f->table, f->priority,
-                (unsigned long long) f->cookie, f->match,
-                *f->match ? " " : "", f->actions);
+        fprintf(stream, "table=%u, priority=%u, cookie=0x%llx, ", f->table,
+                f->priority, (unsigned long long) f->cookie);
+        if (f->idle_timeout) {
+            fprintf(stream, "idle_timeout=%u, ", f->idle_timeout);
+        }
+        if (f->hard_timeout) {
+            fprintf(stream, "hard_timeout=%u, ", f->hard_timeout);
+        }
+        fprintf(stream, "%s%sactions=%s\n", f->match, *f->match ? " " : "",
+                f->actions);
     }
 }

@@ -33,6 +33,9 @@ enum weft_cookie_kind {
     WEFT_COOKIE_SEGMENT = 2,    /* L2 and flooding of a segment. */
     WEFT_COOKIE_RULE = 3,       /* A policy rule. */
     WEFT_COOKIE_TUNNEL = 4,     /* Traffic from a tunnel. */
+    WEFT_COOKIE_APP = 5,        /* A controller app's flow: the app's slot
+                                 * in bits 40-47, a hash of the flow's key
+                                 * below (controller/app-flows.c). */
     WEFT_COOKIE_MIRROR = 6,     /* Delivery of a remote mirror's copies. */
 };
 
@@ -50,6 +53,10 @@ struct weft_flow {
     uint64_t cookie;
     char *match;                /* "" matches everything. */
     char *actions;              /* "drop" drops. */
+    /* Seconds, 0 for none (only apps' flows expire).  The switch tells
+     * when such a flow expired (the reconciler asks it to). */
+    uint16_t idle_timeout;
+    uint16_t hard_timeout;
 };
 
 /* A set of flows, e.g. everything one host should have. */
@@ -67,13 +74,17 @@ void weft_flow_set_add(struct weft_flow_set *, uint8_t table,
                        uint16_t priority, uint64_t cookie,
                        const char *match, const char *actions);
 
+/* Adds a copy of 'flow', timeouts included. */
+void weft_flow_set_add_flow(struct weft_flow_set *, const struct weft_flow *);
+
 /* Sorts by table, then descending priority, then match, so that output
  * and comparisons are deterministic. */
 void weft_flow_set_sort(struct weft_flow_set *);
 
 /* Writes one line per flow, like "ovs-ofctl dump-flows" without stats:
  *   "table=0, priority=100, cookie=0x5701000000000003, in_port=3
- *    actions=..." */
+ *    actions=..."; "idle_timeout=N, " and "hard_timeout=N, " follow the
+ * cookie when nonzero. */
 void weft_flow_set_format(const struct weft_flow_set *, FILE *);
 
 #endif /* flow.h */

@@ -1,6 +1,7 @@
 /* A managed hypervisor (see host.h). */
 #include "host.h"
 
+#include <errno.h>
 #include <ev.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -69,9 +70,12 @@ struct host {
     } *watched;
     size_t n_watched;
 
-    /* Flows wanted on the switch (from datapath.c). */
+    /* Flows wanted on the switch: the core's (from datapath.c) and the
+     * apps' (weftd-apps.c), and both together, as given to the switch. */
+    struct weft_flow_set core_flows;
+    struct weft_flow_set app_flows;
     struct weft_flow_set flows;
-    bool flows_known;
+    bool flows_known;               /* The core's flows were set. */
 
     /* Tunnel ports as OVSDB last said, wanted or not (so that a restarted
      * weftd computes with the tunnels that exist). */
@@ -185,6 +189,8 @@ host_create(struct ev_loop *loop, const struct weft_host_config *cfg,
     h->retry_timer.data = h;
 
     h->inv = opts->inventory;
+    weft_flow_set_init(&h->core_flows);
+    weft_flow_set_init(&h->app_flows);
     weft_flow_set_init(&h->flows);
     h->max_backoff_ms = opts->max_backoff_ms;
     inventory_add_host(h->inv, h->cfg.name);
@@ -213,6 +219,8 @@ host_destroy(struct host *h)
     free_tunnel_ports(h);
     free_mirrors(h);
     free_vm_ports(h);
+    weft_flow_set_destroy(&h->core_flows);
+    weft_flow_set_destroy(&h->app_flows);
     weft_flow_set_destroy(&h->flows);
     free(h->libvirt_error);
     if (h->sw) {
@@ -886,7 +894,9 @@ flow_sets_equal(const struct weft_flow_set *a, const struct weft_flow_set *b)
         const struct weft_flow *x = &a->flows[i], *y = &b->flows[i];
         if (x->table != y->table || x->priority != y->priority
             || x->cookie != y->cookie || strcmp(x->match, y->match)
-            || strcmp(x->actions, y->actions)) {
+            || strcmp(x->actions, y->actions)
+            || x->idle_timeout != y->idle_timeout
+            || x->hard_timeout != y->hard_timeout) {
             return false;
         }
     }
@@ -899,21 +909,76 @@ host_get_flows(const struct host *h)
     return &h->flows;
 }
 
+const struct weft_flow_set *
+host_get_core_flows(const struct host *h)
+{
+    return &h->core_flows;
+}
+
+static void
+copy_flows(struct weft_flow_set *dst, const struct weft_flow_set *src)
+{
+    for (size_t i = 0; i < src->n; i++) {
+        weft_flow_set_add_flow(dst, &src->flows[i]);
+    }
+}
+
+/* Merges the core's and the apps' flows and gives them to the switch.
+ * Nothing goes before the core's flows are known: the reconciler would
+ * delete every core flow the switch has. */
+static void
+merge_flows(struct host *h)
+{
+    weft_flow_set_clear(&h->flows);
+    copy_flows(&h->flows, &h->core_flows);
+    copy_flows(&h->flows, &h->app_flows);
+    weft_flow_set_sort(&h->flows);
+    push_flows(h);
+}
+
 bool
 host_set_flows(struct host *h, const struct weft_flow_set *flows)
 {
-    if (h->flows_known && flow_sets_equal(&h->flows, flows)) {
+    if (h->flows_known && flow_sets_equal(&h->core_flows, flows)) {
         return false;
     }
-    weft_flow_set_clear(&h->flows);
-    for (size_t i = 0; i < flows->n; i++) {
-        const struct weft_flow *f = &flows->flows[i];
-        weft_flow_set_add(&h->flows, f->table, f->priority, f->cookie,
-                          f->match, f->actions);
-    }
+    weft_flow_set_clear(&h->core_flows);
+    copy_flows(&h->core_flows, flows);
     h->flows_known = true;
-    push_flows(h);
+    merge_flows(h);
     return true;
+}
+
+bool
+host_set_app_flows(struct host *h, const struct weft_flow_set *flows)
+{
+    if (flow_sets_equal(&h->app_flows, flows)) {
+        return false;
+    }
+    weft_flow_set_clear(&h->app_flows);
+    copy_flows(&h->app_flows, flows);
+    if (h->flows_known) {
+        merge_flows(h);
+    }
+    return true;
+}
+
+bool
+host_is_connected(const struct host *h)
+{
+    return h->sw != NULL;
+}
+
+int
+host_packet_out(struct host *h, uint32_t in_port, const char *actions,
+                const void *packet, size_t len, char **errorp)
+{
+    if (!h->sw) {
+        *errorp = xasprintf("%s: switch not connected", h->cfg.name);
+        return ENOTCONN;
+    }
+    return of_switch_packet_out(h->sw, in_port, actions, packet, len,
+                                errorp);
 }
 
 void

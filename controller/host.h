@@ -116,8 +116,27 @@ unsigned int host_get_ports_version(const struct host *);
 struct weft_flow_set;
 bool host_set_flows(struct host *, const struct weft_flow_set *);
 
-/* The flows set last (empty before the first). */
+/* Sets the flows of the controller apps for this switch (copied), merged
+ * with the core's (host_set_flows()); they go to the switch once the
+ * core's flows are known.  Returns true if they differ from the previous
+ * set. */
+bool host_set_app_flows(struct host *, const struct weft_flow_set *);
+
+/* The flows given to the switch: the core's and the apps' (empty before
+ * the core's first set), sorted. */
 const struct weft_flow_set *host_get_flows(const struct host *);
+
+/* The core's flows set last (empty before the first). */
+const struct weft_flow_set *host_get_core_flows(const struct host *);
+
+/* True while the host's switch is connected. */
+bool host_is_connected(const struct host *);
+
+/* Sends 'packet' out of the host's switch (see of_switch_packet_out()).
+ * ENOTCONN if the switch is not connected.  On error '*errorp' gets a
+ * malloc'd message. */
+int host_packet_out(struct host *, uint32_t in_port, const char *actions,
+                    const void *packet, size_t len, char **errorp);
 
 /* A snapshot of a host for status output; strings valid until the next
  * loop iteration. */

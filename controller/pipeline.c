@@ -809,6 +809,30 @@ emit_port_security(struct host_ctx *h)
     add_flow(h, PIPELINE_T_PORT_SECURITY, 0, default_cookie(), "", "drop");
 }
 
+/* Table 30, above the MACs: the traffic of a segment that an app claimed
+ * goes to the app, on hosts with members of the segment. */
+static void
+emit_claims(struct host_ctx *h)
+{
+    const struct pipeline_plan *plan = h->plan;
+    for (size_t c = 0; c < plan->in->n_claims; c++) {
+        const struct pipeline_claim *claim = &plan->in->claims[c];
+        for (size_t i = 0; i < plan->n_vnics; i++) {
+            const struct policy_segment *seg
+                = segment(h, plan->vnics[i].seg);
+            if (h->local[i] && !strcmp(seg->name, claim->segment)) {
+                char actions[32];
+                snprintf(actions, sizeof actions, "goto_table:%d",
+                         claim->table);
+                add_flowf(h, PIPELINE_T_L2_LOOKUP, 200,
+                          pipeline_segment_cookie(seg->name), actions,
+                          "reg6=%d", seg->vlan);
+                break;
+            }
+        }
+    }
+}
+
 /* Table 30: every reachable vNIC's MAC, proactively. */
 static void
 emit_l2_lookup(struct host_ctx *h)
@@ -832,6 +856,7 @@ emit_l2_lookup(struct host_ctx *h)
         add_flowf(h, PIPELINE_T_L2_LOOKUP, 100, vnic_cookie(h, i), actions,
                   "dl_dst=%s", v->mac);
     }
+    emit_claims(h);
     snprintf(next, sizeof next, "goto_table:%d", PIPELINE_T_FLOOD);
     add_flow(h, PIPELINE_T_L2_LOOKUP, 90, default_cookie(),
              "dl_dst=01:00:00:00:00:00/01:00:00:00:00:00", next);

@@ -59,6 +59,14 @@ struct pipeline_uplink {
     int ofport;                 /* > 0 once OVS has the port. */
 };
 
+/* A segment claimed by a controller app: on hosts with members of the
+ * segment, table 30 sends all its traffic to 'table' (the app's first)
+ * instead of forwarding it. */
+struct pipeline_claim {
+    const char *segment;
+    int table;
+};
+
 struct pipeline_input {
     const struct policy *policy;
     const struct pipeline_vnic *vnics;
@@ -67,6 +75,8 @@ struct pipeline_input {
     size_t n_tunnels;
     const struct pipeline_uplink *uplinks;
     size_t n_uplinks;
+    const struct pipeline_claim *claims;
+    size_t n_claims;
 };
 
 /* Stores in 'out' (cleared first) the flows that 'host' should have,

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apps.h"
 #include "datapath.h"
 #include "flow.h"
 #include "host.h"
@@ -799,6 +800,10 @@ cookie_owner(const struct weftd *d, const char *host, uint64_t cookie)
             }
         }
         break;
+    case WEFT_COOKIE_APP: {
+        const char *app = apps_cookie_owner(d->apps, cookie);
+        return app ? xasprintf("app %s", app) : NULL;
+    }
     case WEFT_COOKIE_VNIC:
         for (size_t i = 0; i < d->n_hosts; i++) {
             const struct host_vm_port *ports;

@@ -23,6 +23,7 @@ struct parser {
     char *error;
     struct weft_config *cfg;
     struct weft_host_config *host;  /* Current [host] section or NULL. */
+    struct weft_app_config *app;    /* Current [app] section or NULL. */
     bool in_weftd;                  /* In the [weftd] section. */
     int weftd_line;
 };
@@ -291,6 +292,61 @@ parse_host_key(struct parser *p, const char *key, const char *value)
 }
 
 static bool
+parse_app_key(struct parser *p, const char *key, const char *value)
+{
+    struct weft_app_config *a = p->app;
+
+    if (!strcmp(key, "path")) {
+        if (value[0] != '/') {
+            return fail(p, p->line, "path: \"%s\" is not an absolute path "
+                        "to the app's shared object", value);
+        }
+        return set_string(p, &a->path, key, value);
+    }
+    for (size_t i = 0; i < a->n_keys; i++) {
+        if (!strcmp(a->keys[i], key)) {
+            return fail(p, p->line, "duplicate key \"%s\" in this section",
+                        key);
+        }
+    }
+    a->keys = realloc(a->keys, (a->n_keys + 1) * sizeof *a->keys);
+    a->values = realloc(a->values, (a->n_keys + 1) * sizeof *a->values);
+    if (!a->keys || !a->values) {
+        abort();
+    }
+    a->keys[a->n_keys] = xstrdup(key);
+    a->values[a->n_keys++] = xstrdup(value);
+    return true;
+}
+
+static bool
+parse_app_section(struct parser *p, const char *name)
+{
+    if (!valid_name(name, 31) || strchr(name, '.')) {
+        return fail(p, p->line, "app name \"%s\" is invalid (1-31 chars of "
+                    "A-Z a-z 0-9 _ -)", name);
+    }
+    struct weft_config *cfg = p->cfg;
+    for (size_t i = 0; i < cfg->n_apps; i++) {
+        if (!strcmp(cfg->apps[i].name, name)) {
+            return fail(p, p->line, "duplicate app \"%s\" (first at line "
+                        "%d)", name, cfg->apps[i].line);
+        }
+    }
+    struct weft_app_config *apps
+        = realloc(cfg->apps, (cfg->n_apps + 1) * sizeof *apps);
+    if (!apps) {
+        abort();
+    }
+    cfg->apps = apps;
+    p->app = &apps[cfg->n_apps++];
+    memset(p->app, 0, sizeof *p->app);
+    p->app->name = xstrdup(name);
+    p->app->line = p->line;
+    return true;
+}
+
+static bool
 parse_section(struct parser *p, char *line)
 {
     char *close = strchr(line, ']');
@@ -302,6 +358,7 @@ parse_section(struct parser *p, char *line)
     char *inside = trim(line + 1);
 
     p->host = NULL;
+    p->app = NULL;
     p->in_weftd = false;
     if (!strcmp(inside, "weftd")) {
         if (p->weftd_line) {
@@ -337,8 +394,11 @@ parse_section(struct parser *p, char *line)
         p->host->line = p->line;
         return true;
     }
-    return fail(p, p->line, "unknown section \"[%s]\" (expected \"[weftd]\" "
-                "or \"[host NAME]\")", inside);
+    if (!strncmp(inside, "app", 3) && isspace((unsigned char) inside[3])) {
+        return parse_app_section(p, trim(inside + 4));
+    }
+    return fail(p, p->line, "unknown section \"[%s]\" (expected \"[weftd]\", "
+                "\"[host NAME]\" or \"[app NAME]\")", inside);
 }
 
 static bool
@@ -370,6 +430,8 @@ parse_line(struct parser *p, char *line)
         return parse_weftd_key(p, key, value);
     } else if (p->host) {
         return parse_host_key(p, key, value);
+    } else if (p->app) {
+        return parse_app_key(p, key, value);
     }
     return fail(p, p->line, "key \"%s\" outside of any section", key);
 }
@@ -402,6 +464,13 @@ finish(struct parser *p)
         }
         if (!h->datapath_type) {
             h->datapath_type = xstrdup(DEFAULT_DATAPATH_TYPE);
+        }
+    }
+
+    for (size_t i = 0; i < cfg->n_apps; i++) {
+        if (!cfg->apps[i].path) {
+            return fail(p, cfg->apps[i].line, "app \"%s\": missing required "
+                        "key \"path\"", cfg->apps[i].name);
         }
     }
 
@@ -591,6 +660,18 @@ weft_config_destroy(struct weft_config *cfg)
         host_config_destroy(&cfg->hosts[i]);
     }
     free(cfg->hosts);
+    for (size_t i = 0; i < cfg->n_apps; i++) {
+        struct weft_app_config *a = &cfg->apps[i];
+        for (size_t j = 0; j < a->n_keys; j++) {
+            free(a->keys[j]);
+            free(a->values[j]);
+        }
+        free(a->keys);
+        free(a->values);
+        free(a->name);
+        free(a->path);
+    }
+    free(cfg->apps);
     free(cfg->openflow_listen);
     free(cfg->controller_target);
     free(cfg->unixctl_path);

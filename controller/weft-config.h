@@ -11,6 +11,10 @@
  *     ovsdb = tcp:192.168.77.1:6640
  *     tunnel-ip = 192.168.77.1
  *
+ *     [app l2learn]
+ *     path = /usr/local/lib/weft/apps/l2learn.so
+ *     segment = lab
+ *
  * Every error is reported as "FILE:LINE: what is wrong". */
 #ifndef WEFT_WEFT_CONFIG_H
 #define WEFT_WEFT_CONFIG_H 1
@@ -30,6 +34,16 @@ struct weft_host_config {
     int line;               /* Line of the [host] header, for messages. */
 };
 
+/* A controller app loaded at start ([app NAME]): 'path' plus the other
+ * keys, passed to the app as its configuration. */
+struct weft_app_config {
+    char *name;             /* The app's name; it must call itself so. */
+    char *path;             /* Absolute path of its shared object. */
+    char **keys, **values;  /* Its other keys, in file order. */
+    size_t n_keys;
+    int line;
+};
+
 struct weft_config {
     char *openflow_listen;    /* Passive OpenFlow listener, "ptcp:PORT[:IP]". */
     char *controller_target;  /* What bridges connect to, "tcp:IP:PORT". */
@@ -44,6 +58,9 @@ struct weft_config {
 
     struct weft_host_config *hosts;
     size_t n_hosts;
+
+    struct weft_app_config *apps;
+    size_t n_apps;
 };
 
 /* Parses and validates the configuration in 'text'; 'file_name' is used in

@@ -17,6 +17,7 @@
 
 #include "weft-config.h"
 #include "weftd.h"
+#include "apps.h"
 #include "ctl-server.h"
 #include "host.h"
 #include "inventory.h"
@@ -27,6 +28,7 @@
 #include "policy-store.h"
 #include "policy.h"
 #include "virt-host.h"
+#include "weftd-apps.h"
 
 WEFT_LOG_MODULE(weftd);
 
@@ -84,9 +86,26 @@ switch_down(void *host, struct of_switch *sw)
     host_detach_switch(host, sw);
 }
 
+static void
+packet_in(void *host, struct of_switch *sw, const struct of_packet_in *pi)
+{
+    struct weftd *d = of_switch_get_listener_aux(sw);
+    weftd_apps_packet_in(d, host, pi);
+}
+
+static void
+flow_removed(void *host, struct of_switch *sw, uint8_t table,
+             uint16_t priority, uint64_t cookie)
+{
+    struct weftd *d = of_switch_get_listener_aux(sw);
+    weftd_apps_flow_removed(d, host, table, priority, cookie);
+}
+
 static const struct of_listener_callbacks listener_cbs = {
     .switch_up = switch_up,
     .switch_down = switch_down,
+    .packet_in = packet_in,
+    .flow_removed = flow_removed,
 };
 
 /* A vNIC's segment, under the policy in force: a named segment must exist,
@@ -141,6 +160,9 @@ policy_changed(void *d_)
     struct weftd *d = d_;
     d->inventory.hold = false;
     inventory_set_resolver(&d->inventory, resolve_segment, d);
+    if (d->apps) {
+        apps_policy_changed(d->apps);
+    }
     ovs_loop_request_run();
 }
 
@@ -152,6 +174,7 @@ weftd_run(void *d_)
     if (d->listener) {
         of_listener_run(d->listener);
     }
+    weftd_apps_run(d);
     datapath_run(&d->datapath, d);
     if (d->ctl) {
         ctl_server_run(d->ctl);
@@ -569,6 +592,7 @@ main(int argc, char *argv[])
         return 1;
     }
     rpc_methods_register(&d, d.rpc);
+    app_rpc_register(&d, d.rpc);
 
     if (pidfile) {
         write_pidfile(pidfile);
@@ -577,11 +601,13 @@ main(int argc, char *argv[])
               "socket %s", WEFT_VERSION, d.config_path, cfg.n_hosts,
               cfg.unixctl_path, cfg.rpc_socket);
     apply_config(&d, &cfg);
+    weftd_apps_init(&d);
     ovs_loop_register(weftd_run, weftd_wait, &d);
 
     ev_run(d.loop, 0);
 
     ovs_loop_unregister(weftd_run, weftd_wait, &d);
+    weftd_apps_destroy(&d);
     for (size_t i = 0; i < d.n_hosts; i++) {
         host_destroy(d.hosts[i]);
     }

@@ -14,10 +14,12 @@
 
 #define WEFT_VERSION "0.1.0"
 
+struct apps;
 struct ctl_server;
 struct host;
 struct of_listener;
 struct rpc_server;
+struct weftd_apps;
 
 struct weftd {
     struct ev_loop *loop;
@@ -31,11 +33,16 @@ struct weftd {
     struct inventory inventory;
     struct policy_store policy;
     struct datapath datapath;
+    struct apps *apps;              /* Controller apps (apps.h). */
+    struct weftd_apps *apps_glue;   /* weftd-apps.c's state. */
     ev_signal sigterm, sigint, sighup;
     bool exiting;
 };
 
 /* Registers weftctl's methods (rpc-methods.c). */
 void rpc_methods_register(struct weftd *, struct rpc_server *);
+
+/* Registers the app-* methods (app-rpc.c). */
+void app_rpc_register(struct weftd *, struct rpc_server *);
 
 #endif /* weftd.h */

@@ -74,6 +74,8 @@ struct ft_flow {
     uint32_t key_hash;
 
     ovs_be64 cookie;
+    uint16_t idle_timeout;          /* Desired flows: as given. */
+    uint16_t hard_timeout;
     struct ofpact *ofpacts;
     size_t ofpacts_len;
     struct ofpbuf *actions_wire;    /* See actions_wire(), or NULL. */
@@ -158,6 +160,8 @@ static struct ft_flow *find_desired(const struct flow_table *,
                                     const struct ft_flow *key);
 static struct ft_flow *find_installed(const struct flow_table *,
                                       const struct ft_flow *key);
+static uint32_t key_hash(uint8_t table, uint16_t priority,
+                         const struct minimatch *);
 static bool same_actions(struct ft_flow *, struct ft_flow *);
 static const char *ft_flow_text(struct ft_flow *);
 static void clear_installed(struct flow_table *);
@@ -228,9 +232,16 @@ flow_table_destroy(struct flow_table *ft)
 static char *
 flow_text(const struct weft_flow *wf)
 {
+    char timeouts[64] = "";
+    if (wf->idle_timeout || wf->hard_timeout) {
+        snprintf(timeouts, sizeof timeouts,
+                 "idle_timeout=%"PRIu16",hard_timeout=%"PRIu16",",
+                 wf->idle_timeout, wf->hard_timeout);
+    }
     return xasprintf("table=%"PRIu8",priority=%"PRIu16",cookie=%#"PRIx64
-                     ",%s%sactions=%s", wf->table, wf->priority, wf->cookie,
-                     wf->match, *wf->match ? "," : "", wf->actions);
+                     ",%s%s%sactions=%s", wf->table, wf->priority,
+                     wf->cookie, timeouts, wf->match, *wf->match ? "," : "",
+                     wf->actions);
 }
 
 void
@@ -350,6 +361,26 @@ flow_table_recv(struct flow_table *ft, const struct ofp_header *oh)
     }
 }
 
+bool
+flow_table_flow_removed(struct flow_table *ft, uint8_t table,
+                        uint16_t priority, const struct match *match,
+                        uint64_t cookie)
+{
+    if ((cookie & WEFT_COOKIE_MARK_MASK) != WEFT_COOKIE_MARK_VALUE) {
+        return false;
+    }
+    struct ft_flow key = { .table = table, .priority = priority };
+    minimatch_init(&key.match, match);
+    key.key_hash = key_hash(table, priority, &key.match);
+    struct ft_flow *f = find_installed(ft, &key);
+    if (f && ntohll(f->cookie) == cookie) {
+        hmap_remove(&ft->installed, &f->installed_node);
+        ft_flow_unref(f);
+    }
+    minimatch_destroy(&key.match);
+    return true;
+}
+
 void
 flow_table_run(struct flow_table *ft)
 {
@@ -423,6 +454,8 @@ parse_flow(const struct flow_table *ft, const struct weft_flow *wf,
     f->table = wf->table;
     f->priority = wf->priority;
     f->cookie = htonll(wf->cookie);
+    f->idle_timeout = wf->idle_timeout;
+    f->hard_timeout = wf->hard_timeout;
 
     if ((wf->cookie & WEFT_COOKIE_MARK_MASK) != WEFT_COOKIE_MARK_VALUE) {
         f->error = xasprintf("cookie %#"PRIx64" lacks Weft's mark "
@@ -443,11 +476,12 @@ parse_flow(const struct flow_table *ft, const struct weft_flow *wf,
         || fm.new_cookie != f->cookie) {
         f->error = xstrdup("table, priority and cookie come from the flow, "
                            "not from its match");
-    } else if (fm.idle_timeout || fm.hard_timeout || fm.importance
-               || fm.flags) {
-        /* A flow that expires or reports itself would leave the mirror. */
-        f->error = xstrdup("timeouts, importance and flags are not "
-                           "supported");
+    } else if (fm.idle_timeout != wf->idle_timeout
+               || fm.hard_timeout != wf->hard_timeout) {
+        f->error = xstrdup("timeouts come from the flow, not from its "
+                           "match");
+    } else if (fm.importance || fm.flags) {
+        f->error = xstrdup("importance and flags are not supported");
     } else if (!(usable & ft->protocol)) {
         f->error = xasprintf("not expressible in %s",
                              ofputil_version_to_string(ft->version));
@@ -689,6 +723,13 @@ encode_op(const struct flow_table *ft, const struct ft_op *op)
          * change it, and an add replaces the flow with the same key. */
         fm.command = OFPFC_ADD;
         fm.new_cookie = f->cookie;
+        /* A flow that expires must say so, or the mirror would keep it
+         * (flow_table_flow_removed()). */
+        fm.idle_timeout = f->idle_timeout;
+        fm.hard_timeout = f->hard_timeout;
+        if (f->idle_timeout || f->hard_timeout) {
+            fm.flags = OFPUTIL_FF_SEND_FLOW_REM;
+        }
         fm.ofpacts = f->ofpacts;
         fm.ofpacts_len = f->ofpacts_len;
         break;

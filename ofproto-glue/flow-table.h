@@ -29,6 +29,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct flow_table;
 struct of_switch_flow_stats;
@@ -55,6 +56,13 @@ void flow_table_get_stats(const struct flow_table *,
  * if it was a reply to (or an error about) one of its requests: the caller
  * then does nothing more with it. */
 bool flow_table_recv(struct flow_table *, const struct ofp_header *oh);
+
+/* The switch removed a flow (it expired): if it carries Weft's mark, it
+ * leaves the mirror and true is returned.  'match' is a struct match. */
+struct match;
+bool flow_table_flow_removed(struct flow_table *, uint8_t table,
+                             uint16_t priority, const struct match *,
+                             uint64_t cookie);
 
 /* Starts the work that set_flows() or a finished round left to do, and
  * gives up on a switch that stopped answering (its connection is then

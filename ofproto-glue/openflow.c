@@ -10,6 +10,10 @@
 #include <sys/socket.h>
 
 #include "openvswitch/list.h"
+#include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofp-monitor.h"
+#include "openvswitch/ofp-packet.h"
+#include "openvswitch/ofp-protocol.h"
 #include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-msgs.h"
 #include "openvswitch/ofp-print.h"
@@ -18,6 +22,7 @@
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/rconn.h"
 #include "openvswitch/vconn.h"
+#include "byte-order.h"
 #include "util.h"
 
 #include "flow-table.h"
@@ -226,6 +231,53 @@ handle_features_reply(struct of_switch *sw, struct ofpbuf *msg)
 }
 
 static void
+handle_packet_in(struct of_switch *sw, const struct ofp_header *oh)
+{
+    struct ofputil_packet_in pin;
+    size_t total_len;
+    uint32_t buffer_id;
+    enum ofperr error = ofputil_decode_packet_in(oh, true, NULL, NULL, &pin,
+                                                 &total_len, &buffer_id,
+                                                 NULL);
+    if (error) {
+        WEFT_WARN("%s: malformed packet-in (%s); ignored", sw->peer,
+                  ofperr_to_string(error));
+        return;
+    }
+    if (sw->owner && sw->listener->cbs.packet_in) {
+        struct of_packet_in pi = {
+            .in_port = (OVS_FORCE uint16_t) pin.flow_metadata.flow.in_port.ofp_port,
+            .table = pin.table_id,
+            .cookie = ntohll(pin.cookie),
+            .packet = pin.packet,
+            .len = pin.packet_len,
+        };
+        sw->listener->cbs.packet_in(sw->owner, sw, &pi);
+    }
+    /* 'pin' points into 'oh': nothing to free. */
+}
+
+static void
+handle_flow_removed(struct of_switch *sw, const struct ofp_header *oh)
+{
+    struct ofputil_flow_removed fr;
+    enum ofperr error = ofputil_decode_flow_removed(&fr, oh);
+    if (error) {
+        WEFT_WARN("%s: malformed flow removed message (%s); ignored",
+                  sw->peer, ofperr_to_string(error));
+        return;
+    }
+    if (!flow_table_flow_removed(sw->ft, fr.table_id, fr.priority,
+                                 &fr.match, ntohll(fr.cookie))) {
+        return;                 /* Not a Weft flow. */
+    }
+    if (sw->owner && sw->listener->cbs.flow_removed) {
+        sw->listener->cbs.flow_removed(sw->owner, sw, fr.table_id,
+                                       fr.priority, ntohll(fr.cookie));
+    }
+}
+
+static void
 handle_msg(struct of_switch *sw, struct ofpbuf *msg)
 {
     const struct ofp_header *oh = msg->data;
@@ -253,8 +305,16 @@ handle_msg(struct of_switch *sw, struct ofpbuf *msg)
         free(s);
         break;
     }
+    case OFPTYPE_PACKET_IN:
+        handle_packet_in(sw, oh);
+        break;
+    case OFPTYPE_FLOW_REMOVED:
+        if (sw->ft) {
+            handle_flow_removed(sw, oh);
+        }
+        break;
     default:
-        /* Port status, packet-ins, replies: consumed by later layers. */
+        /* Port status, replies: consumed by later layers. */
         break;
     }
 }
@@ -338,6 +398,12 @@ of_switch_get_dpid(const struct of_switch *sw)
     return sw->dpid;
 }
 
+void *
+of_switch_get_listener_aux(const struct of_switch *sw)
+{
+    return sw->listener->aux;
+}
+
 const char *
 of_switch_get_peer(const struct of_switch *sw)
 {
@@ -379,4 +445,40 @@ of_switch_get_flow_stats(const struct of_switch *sw,
     } else {
         *stats = (struct of_switch_flow_stats) { .state = "unidentified" };
     }
+}
+
+int
+of_switch_packet_out(struct of_switch *sw, uint32_t in_port,
+                     const char *actions, const void *packet, size_t len,
+                     char **errorp)
+{
+    struct ofpbuf ofpacts;
+    enum ofputil_protocol usable = OFPUTIL_P_ANY;
+    ofpbuf_init(&ofpacts, 64);
+    struct ofpact_parse_params pp = {
+        .ofpacts = &ofpacts,
+        .usable_protocols = &usable,
+    };
+    char *error = ofpacts_parse_actions(actions, &pp);
+    if (error) {
+        *errorp = xasprintf("packet-out actions \"%s\": %s", actions, error);
+        free(error);
+        ofpbuf_uninit(&ofpacts);
+        return EINVAL;
+    }
+    struct ofputil_packet_out po = {
+        .packet = packet,
+        .packet_len = len,
+        .buffer_id = UINT32_MAX,
+        .ofpacts = ofpacts.data,
+        .ofpacts_len = ofpacts.size,
+    };
+    match_init_catchall(&po.flow_metadata);
+    match_set_in_port(&po.flow_metadata,
+                      in_port ? (OVS_FORCE ofp_port_t) in_port : OFPP_CONTROLLER);
+    int version = rconn_get_version(sw->rconn);
+    send_msg(sw, ofputil_encode_packet_out(
+                 &po, ofputil_protocol_from_ofp_version(version)));
+    ofpbuf_uninit(&ofpacts);
+    return 0;
 }

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 struct of_listener;
+struct of_packet_in;
 struct of_switch;
 struct weft_flow;
 
@@ -37,6 +38,24 @@ struct of_listener_callbacks {
      * Called from of_listener_run(); the owner may call
      * of_switch_set_flows() from here. */
     void (*flows_reconciled)(void *owner, struct of_switch *);
+
+    /* Optional.  A flow sent the switch's packet to the controller. */
+    void (*packet_in)(void *owner, struct of_switch *,
+                      const struct of_packet_in *);
+
+    /* Optional.  A Weft flow with a timeout expired on the switch (it is
+     * already gone from the reconciler's view of the switch). */
+    void (*flow_removed)(void *owner, struct of_switch *, uint8_t table,
+                         uint16_t priority, uint64_t cookie);
+};
+
+/* A packet-in, decoded. */
+struct of_packet_in {
+    uint32_t in_port;
+    uint8_t table;
+    uint64_t cookie;
+    const void *packet;
+    size_t len;
 };
 
 /* Listens on 'target' ("ptcp:PORT[:IP]" or "pssl:PORT[:IP]").  Returns 0
@@ -60,6 +79,8 @@ unsigned int of_listener_count(const struct of_listener *);
 void of_switch_close(struct of_switch *);
 
 uint64_t of_switch_get_dpid(const struct of_switch *);
+/* The 'aux' given to of_listener_create(). */
+void *of_switch_get_listener_aux(const struct of_switch *);
 const char *of_switch_get_peer(const struct of_switch *);
 /* Negotiated version as a name, e.g. "OpenFlow15". */
 const char *of_switch_get_version(const struct of_switch *);
@@ -89,10 +110,23 @@ unsigned int of_switch_get_n_tables(const struct of_switch *);
  * switch keeps its previous flows; in OpenFlow 1.3 part of the round may
  * have gone in, so the next round reads the flows back first.
  *
+ * A flow with an idle or hard timeout is added with the flag that makes
+ * the switch report its expiry; then it leaves the reconciler's view of
+ * the switch and flow_removed is called.  The owner should drop it from
+ * the flows it wants: the next round would add it again.  Timeouts are
+ * not compared: a flow read back with other timeouts is left alone.
+ *
  * of_switch objects die with their connection, and the desired flows with
  * them: the owner gives them again to the next connection. */
 void of_switch_set_flows(struct of_switch *sw, const struct weft_flow *flows,
                          size_t n);
+
+/* Sends 'packet' ('len' bytes) with 'actions' (ovs-ofctl syntax) as if it
+ * came in on 'in_port' (0: from the controller).  Returns 0, or EINVAL
+ * with a malloc'd message in '*errorp' if the actions do not parse. */
+int of_switch_packet_out(struct of_switch *, uint32_t in_port,
+                         const char *actions, const void *packet, size_t len,
+                         char **errorp);
 
 struct of_switch_flow_stats {
     /* The set last given to of_switch_set_flows(). */

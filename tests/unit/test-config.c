@@ -159,8 +159,20 @@ static const struct bad_case bad_cases[] = {
       "b.conf:2: log-level: \"loud\" is not one of off, err, warn, info, "
       "dbg" },
     { "[hosts h1]\n",
-      "b.conf:1: unknown section \"[hosts h1]\" (expected \"[weftd]\" or "
-      "\"[host NAME]\")" },
+      "b.conf:1: unknown section \"[hosts h1]\" (expected \"[weftd]\", "
+      "\"[host NAME]\" or \"[app NAME]\")" },
+    { "[app l2learn]\nsegment = lab\n",
+      "b.conf:1: app \"l2learn\": missing required key \"path\"" },
+    { "[app l2learn]\npath = l2learn.so\n",
+      "b.conf:2: path: \"l2learn.so\" is not an absolute path to the app's "
+      "shared object" },
+    { "[app a.b]\n",
+      "b.conf:1: app name \"a.b\" is invalid (1-31 chars of A-Z a-z 0-9 _ "
+      "-)" },
+    { "[app x]\npath = /x.so\n[app x]\n",
+      "b.conf:3: duplicate app \"x\" (first at line 1)" },
+    { "[app x]\npath = /x.so\nk = 1\nk = 2\n",
+      "b.conf:4: duplicate key \"k\" in this section" },
     { "[host bad/name]\n",
       "b.conf:1: host name \"bad/name\" is invalid (1-63 chars of A-Z a-z "
       "0-9 _ . -)" },
@@ -214,6 +226,27 @@ test_bad(void **state)
 }
 
 static void
+test_apps(void **state)
+{
+    struct weft_config cfg;
+    char *error;
+
+    (void) state;
+    assert_int_equal(weft_config_parse_string(
+                         "[app l2learn]\npath = /lib/l2learn.so\n"
+                         "segment = lab\nidle = 30\n[app other]\n"
+                         "path = /o.so\n", "a.conf", &cfg, &error), 0);
+    assert_int_equal(cfg.n_apps, 2);
+    assert_string_equal(cfg.apps[0].name, "l2learn");
+    assert_string_equal(cfg.apps[0].path, "/lib/l2learn.so");
+    assert_int_equal(cfg.apps[0].n_keys, 2);
+    assert_string_equal(cfg.apps[0].keys[1], "idle");
+    assert_string_equal(cfg.apps[0].values[1], "30");
+    assert_int_equal(cfg.apps[1].n_keys, 0);
+    weft_config_destroy(&cfg);
+}
+
+static void
 test_missing_file(void **state)
 {
     struct weft_config cfg;
@@ -235,6 +268,7 @@ main(void)
         cmocka_unit_test(test_empty_is_valid),
         cmocka_unit_test(test_ssl_listener_derives_ssl_target),
         cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_apps),
         cmocka_unit_test(test_missing_file),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);

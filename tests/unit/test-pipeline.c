@@ -312,6 +312,50 @@ test_one_host(void **state)
     policy_destroy(policy);
 }
 
+/* A segment claimed by an app: on hosts with members, table 30 sends its
+ * traffic to the app's first table, above the MACs; the rest is as
+ * without the claim. */
+static void
+test_app_claim(void **state)
+{
+    struct pipeline_vnic vnics[] = {
+        VNIC("h1", "vm1", "t1", "52:54:00:00:00:01", "web", 1),
+        VNIC("h1", "vm2", "t2", "52:54:00:00:00:02", "lab", 2),
+    };
+    struct policy *policy = parse_policy("segment web vlan=100\n"
+                                         "segment lab vlan=300\n");
+    struct pipeline_claim claims[] = {
+        { "lab", 110 },
+        { "absent", 120 },      /* No members: no flow. */
+    };
+    struct pipeline_input in = {
+        .policy = policy,
+        .vnics = vnics,
+        .n_vnics = 2,
+    };
+
+    (void) state;
+    char *without = compute(&in, "h1");
+    in.claims = claims;
+    in.n_claims = 2;
+    char *with = compute(&in, "h1");
+    const char *line = "table=30, priority=200, cookie=0x570296191dc1f9d1, "
+                       "reg6=300 actions=goto_table:110\n";
+    char *at = strstr(with, line);
+    if (!at) {
+        fprintf(stderr, "--- no claim flow in:\n%s", with);
+        fail();
+    }
+    assert_true(pipeline_segment_cookie("lab") == 0x570296191dc1f9d1ULL);
+    memmove(at, at + strlen(line), strlen(at + strlen(line)) + 1);
+    check_text(with, without);
+    free(with);
+    free(without);
+    assert_null(strstr(without = compute(&in, "h2"), "goto_table:1"));
+    free(without);
+    policy_destroy(policy);
+}
+
 /* (2) Hosts joined by tunnels. */
 
 static const char two_hosts_policy[] =
@@ -1234,6 +1278,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flow_set),
         cmocka_unit_test(test_one_host),
+        cmocka_unit_test(test_app_claim),
         cmocka_unit_test(test_two_hosts),
         cmocka_unit_test(test_tunnel_by_rule),
         cmocka_unit_test(test_rules),

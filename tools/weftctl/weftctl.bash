@@ -6,14 +6,15 @@ _weftctl() {
     local commands="ping status show list-hosts list-ports dump-flows trace set-policy
         get-policy segment-add segment-del segment-list group-add group-del
         group-list rule-add rule-del rule-list mirror-add mirror-del mirror-list
-        mirror-show policy-history policy-rollback"
+        mirror-show policy-history policy-rollback
+        app-load app-unload app-reload app-list"
     local options="--socket --format --timeout --dry-run --help --version"
 
     case $prev in
     --socket|-s) _filedir; return ;;
     --format|-f) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
     --timeout|-t) return ;;
-    set-policy) _filedir; return ;;
+    set-policy|app-load) _filedir; return ;;
     esac
 
     local i cmd=

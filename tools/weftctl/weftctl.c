@@ -47,6 +47,8 @@ enum {
     CMD_READS_FILE = 1 << 0,    /* First argument is FILE or "-": sent as
                                  * its contents, followed by its name. */
     CMD_CHANGES = 1 << 1,       /* Changes the policy: takes --dry-run. */
+    CMD_PATH_ARG = 1 << 2,      /* First argument is a path, sent absolute
+                                 * (weftd runs elsewhere). */
 };
 
 struct weftctl_command {
@@ -71,6 +73,8 @@ static weftctl_format_func format_flows;
 static weftctl_format_func format_trace;
 static weftctl_format_func format_mirrors;
 static weftctl_format_func format_mirror;
+static weftctl_format_func format_apps;
+static weftctl_format_func format_app;
 
 #define OBJECT_COMMANDS(KIND, ARGS)                                          \
     { KIND "-add", 2, 64, "NAME " ARGS, KIND "-add",                         \
@@ -118,6 +122,15 @@ static const struct weftctl_command commands[] = {
     { "policy-rollback", 1, 1, "GEN", "policy-rollback",
       "put an earlier generation back in force", format_change,
       CMD_CHANGES },
+    { "app-load", 1, 65, "PATH [KEY=VALUE...]", "app-load",
+      "load a controller app with its configuration", format_app,
+      CMD_PATH_ARG },
+    { "app-unload", 1, 1, "NAME", "app-unload",
+      "unload an app (its flows go)", NULL, 0 },
+    { "app-reload", 1, 1, "NAME", "app-reload",
+      "load an app's file again; its flows are reconciled", format_app, 0 },
+    { "app-list", 0, 0, "", "app-list",
+      "loaded apps with state and counters", format_apps, 0 },
 };
 
 static void text_write(const msgpack_object *, int level);
@@ -779,6 +792,51 @@ format_show(const msgpack_object *r, const struct weftctl_reply_info *info)
     print_ports(get(r, "vnics"));
 }
 
+static void
+print_apps(const msgpack_object *apps)
+{
+    static const struct column cols[] = {
+        { "APP", "name", "?", 12 },
+        { "STATE", "state", "?", 9 },
+        { "ABI", "abi", "-", 4 },
+        { "TABLES", "first_table", "?", 6 },
+        { "PACKET-INS", "packet_ins", "0", 10 },
+        { "FLOWS", "flows", "0", 6 },
+        { "ERRORS", "errors", "0", 6 },
+        { "PATH", "path", "?", 0 },
+    };
+    print_table(apps, cols, sizeof cols / sizeof *cols);
+    for (uint32_t i = 0; apps->type == MSGPACK_OBJECT_ARRAY
+                         && i < apps->via.array.size; i++) {
+        const msgpack_object *e = get(&apps->via.array.ptr[i], "last_error");
+        if (e && e->type == MSGPACK_OBJECT_STR) {
+            put_str(get(&apps->via.array.ptr[i], "name"), "?", 0);
+            fputs(": last error: ", stdout);
+            put_str(e, "", 0);
+            putchar('\n');
+        }
+    }
+}
+
+static void
+format_apps(const msgpack_object *r, const struct weftctl_reply_info *info)
+{
+    (void) info;
+    print_apps(r);
+}
+
+static void
+format_app(const msgpack_object *r, const struct weftctl_reply_info *info)
+{
+    (void) info;
+    printf("app ");
+    put_str(get(r, "name"), "?", 0);
+    putchar(' ');
+    put_str(get(r, "state"), "?", 0);
+    printf(": tables %lld-%lld, %lld flows\n", get_int(r, "first_table"),
+           get_int(r, "last_table"), get_int(r, "flows"));
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -886,6 +944,14 @@ main(int argc, char *argv[])
     if (cmd->flags & CMD_READS_FILE) {
         file_text = read_file(args[0]);
     }
+    char *abs_path = NULL;
+    if (cmd->flags & CMD_PATH_ARG) {
+        abs_path = realpath(args[0], NULL);
+        if (!abs_path) {
+            fatal("%s: %s", args[0], strerror(errno));
+        }
+        args[0] = abs_path;
+    }
 
     double start = now_ms();
     double deadline = timeout > 0 ? start + timeout * 1000.0 : 0;
@@ -915,6 +981,7 @@ main(int argc, char *argv[])
     }
     send_all(fd, target, sbuf.data, sbuf.size, deadline);
     msgpack_sbuffer_destroy(&sbuf);
+    free(abs_path);
 
     msgpack_unpacked msg;
     struct rpc_response_msg resp;

@@ -1,0 +1,262 @@
+/* Unit tests for the app registry (controller/apps.c, app-so.c,
+ * app-services.c) with real shared objects built by tests/apps: loading,
+ * every refusal (wrong ABI, no symbol, not an app, duplicate name, init
+ * failure, table out of range), flows and cookies, claims, timers,
+ * packet-in and packet-out, disabling, reload and unload.  Only the
+ * switch side is replaced, by a packet-out recorder. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <errno.h>
+#include <ev.h>
+
+#include "apps.h"
+#include "flow.h"
+#include "log.h"
+
+struct recorder {
+    int n_packet_outs;
+    char actions[64];
+    int n_changed;
+};
+
+static int
+rec_packet_out(void *r_, const char *host, uint32_t in_port,
+               const char *actions, const void *packet, size_t len,
+               char **errorp)
+{
+    struct recorder *r = r_;
+    r->n_packet_outs++;
+    snprintf(r->actions, sizeof r->actions, "%s", actions);
+    return 0;
+}
+
+static void
+rec_changed(void *r_)
+{
+    ((struct recorder *) r_)->n_changed++;
+}
+
+struct fixture {
+    struct recorder rec;
+    struct apps *apps;
+    char path[512];
+};
+
+static int
+setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    struct apps_env env = {
+        .loop = ev_default_loop(0),
+        .packet_out = rec_packet_out,
+        .changed = rec_changed,
+        .aux = &f->rec,
+    };
+    f->apps = apps_create(&env);
+    weft_log_threshold = WEFT_LOG_OFF;
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fixture *f = *state;
+    apps_destroy(f->apps);
+    free(f);
+    return 0;
+}
+
+static const char *
+app_path(struct fixture *f, const char *name)
+{
+    const char *dir = getenv("TEST_APPS_DIR");
+    assert_non_null(dir);
+    snprintf(f->path, sizeof f->path, "%s/%s.so", dir, name);
+    return f->path;
+}
+
+/* Loads 'name' expecting failure with a message containing 'needle'. */
+static void
+expect_refused(struct fixture *f, const char *name, int error,
+               const char *needle)
+{
+    char *msg = NULL;
+    assert_int_equal(apps_load(f->apps, app_path(f, name), NULL, NULL, 0,
+                               &msg), error);
+    assert_non_null(msg);
+    if (!strstr(msg, needle)) {
+        fail_msg("\"%s\" lacks \"%s\"", msg, needle);
+    }
+    free(msg);
+}
+
+static void
+test_refusals(void **state)
+{
+    struct fixture *f = *state;
+    expect_refused(f, "bad-abi", EINVAL,
+                   "app built for Weft app ABI 99.0, but this weftd speaks "
+                   "ABI 1.0");
+    expect_refused(f, "not-an-app", EINVAL, "not a Weft app: it exports no "
+                   "\"weft_app\" symbol");
+    expect_refused(f, "no-such-app", ENOENT, "cannot load app");
+    expect_refused(f, "init-fails", EPERM, "app initfails: init() failed: "
+                   "Operation not permitted");
+    expect_refused(f, "bad-table", EINVAL, "table 10 is outside the app's "
+                   "tables (0-9, which are OpenFlow tables 100-109)");
+    assert_int_equal(apps_count(f->apps), 0);
+
+    char *msg = NULL;
+    assert_int_equal(apps_load(f->apps, "relative.so", NULL, NULL, 0, &msg),
+                     EINVAL);
+    free(msg);
+    assert_int_equal(apps_load(f->apps, app_path(f, "good"), "other", NULL,
+                               0, &msg), EINVAL);
+    assert_string_equal(strstr(msg, "the app"),
+                        "the app calls itself \"good\", not \"other\"");
+    free(msg);
+
+    assert_int_equal(apps_load(f->apps, app_path(f, "good"), NULL, NULL, 0,
+                               &msg), 0);
+    expect_refused(f, "good", EEXIST, "an app named \"good\" is already "
+                   "loaded");
+    expect_refused(f, "same-name", EEXIST, "an app named \"good\" is already "
+                   "loaded");
+    assert_int_equal(apps_count(f->apps), 1);
+}
+
+static void
+test_flows_claims_timer(void **state)
+{
+    struct fixture *f = *state;
+    char *msg = NULL;
+    /* A refused app before takes no slot. */
+    expect_refused(f, "init-fails", EPERM, "init() failed");
+    assert_int_equal(apps_load(f->apps, app_path(f, "good"), "good", NULL, 0,
+                               &msg), 0);
+
+    struct weft_flow_set flows;
+    weft_flow_set_init(&flows);
+    apps_get_flows(f->apps, "h1", &flows);
+    assert_int_equal(flows.n, 1);
+    assert_int_equal(flows.flows[0].table, 100);
+    assert_string_equal(flows.flows[0].actions, "controller");
+    assert_int_equal(flows.flows[0].cookie >> 48, 0x5705);
+    assert_string_equal(apps_cookie_owner(f->apps, flows.flows[0].cookie),
+                        "good");
+
+    const struct apps_claim *claims;
+    assert_int_equal(apps_get_claims(f->apps, &claims), 1);
+    assert_string_equal(claims[0].segment, "seg");
+    assert_int_equal(claims[0].table, 100);
+
+    /* The timer adds a flow in relative table 1. */
+    unsigned int version = apps_get_version(f->apps);
+    ev_run(ev_default_loop(0), EVRUN_ONCE);
+    assert_int_not_equal(apps_get_version(f->apps), version);
+    weft_flow_set_clear(&flows);
+    apps_get_flows(f->apps, "h1", &flows);
+    assert_int_equal(flows.n, 2);
+    weft_flow_set_sort(&flows);
+    assert_int_equal(flows.flows[1].table, 101);
+    weft_flow_set_destroy(&flows);
+}
+
+static void
+test_packet_in_and_disable(void **state)
+{
+    struct fixture *f = *state;
+    char *msg = NULL;
+    assert_int_equal(apps_load(f->apps, app_path(f, "good"), NULL, NULL, 0,
+                               &msg), 0);
+    uint8_t packet[64] = { 0 };
+    struct weft_app_packet_in pi = {
+        .host = "h1", .in_port = 3, .table = 100, .packet = packet,
+        .len = sizeof packet,
+    };
+    assert_true(apps_packet_in(f->apps, &pi));
+    assert_int_equal(f->rec.n_packet_outs, 1);
+    assert_string_equal(f->rec.actions, "output:7");
+    pi.table = 110;             /* No app there. */
+    assert_false(apps_packet_in(f->apps, &pi));
+
+    /* A failing callback disables the app: flows and claims go. */
+    pi.table = 100;
+    pi.len = 1;
+    assert_true(apps_packet_in(f->apps, &pi));
+    struct apps_info info;
+    apps_get_info(f->apps, 0, &info);
+    assert_string_equal(info.state, "disabled");
+    assert_int_equal(info.n_packet_ins, 2);
+    assert_int_equal(info.n_errors, 1);
+    assert_non_null(strstr(info.last_error, "packet_in() failed"));
+    const struct apps_claim *claims;
+    assert_int_equal(apps_get_claims(f->apps, &claims), 0);
+    struct weft_flow_set flows;
+    weft_flow_set_init(&flows);
+    apps_get_flows(f->apps, "h1", &flows);
+    assert_int_equal(flows.n, 0);
+    pi.len = sizeof packet;
+    assert_false(apps_packet_in(f->apps, &pi));
+
+    /* Reload starts it again, in the same slot. */
+    assert_int_equal(apps_reload(f->apps, "good", &msg), 0);
+    apps_get_info(f->apps, 0, &info);
+    assert_string_equal(info.state, "running");
+    assert_int_equal(info.first_table, 100);
+    apps_get_flows(f->apps, "h1", &flows);
+    assert_int_equal(flows.n, 1);
+    weft_flow_set_destroy(&flows);
+
+    assert_int_equal(apps_unload(f->apps, "good", &msg), 0);
+    assert_int_equal(apps_count(f->apps), 0);
+    assert_int_equal(apps_unload(f->apps, "good", &msg), ENOENT);
+    assert_string_equal(msg, "no app named \"good\" is loaded");
+    free(msg);
+}
+
+static void
+test_vnic_events(void **state)
+{
+    struct fixture *f = *state;
+    char *msg = NULL;
+    assert_int_equal(apps_load(f->apps, app_path(f, "good"), NULL, NULL, 0,
+                               &msg), 0);
+    struct weft_app_vnic v[] = {
+        { .vm = "vm1", .tap = "t1", .mac = "52:54:00:00:00:01",
+          .segment = "seg", .ofport = 1 },
+        { .vm = "vm2", .tap = "t2", .mac = "52:54:00:00:00:02",
+          .segment = "seg", .ofport = 2 },
+    };
+    apps_host_up(f->apps, "h1");
+    apps_set_vnics(f->apps, "h1", v, 2);
+    apps_set_vnics(f->apps, "h1", v, 1);
+    apps_set_vnics(f->apps, "h2", v + 1, 1);
+    apps_host_down(f->apps, "h1");
+    /* Nothing failed: the app (without vNIC callbacks) still runs. */
+    struct apps_info info;
+    apps_get_info(f->apps, 0, &info);
+    assert_string_equal(info.state, "running");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flows_claims_timer, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_packet_in_and_disable, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_vnic_events, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("apps", tests, NULL, NULL);
+}
