@@ -227,6 +227,18 @@ parse_weftd_key(struct parser *p, const char *key, const char *value)
                         "path", value);
         }
         return set_string(p, &cfg->log_file, key, value);
+    } else if (!strcmp(key, "ssl-private-key")
+               || !strcmp(key, "ssl-certificate")
+               || !strcmp(key, "ssl-ca-cert")) {
+        if (value[0] != '/') {
+            return fail(p, p->line, "%s: \"%s\" is not an absolute path",
+                        key, value);
+        }
+        return set_string(p, (!strcmp(key, "ssl-private-key")
+                              ? &cfg->ssl_private_key
+                              : !strcmp(key, "ssl-certificate")
+                              ? &cfg->ssl_certificate : &cfg->ssl_ca_cert),
+                          key, value);
     } else if (!strcmp(key, "backoff-max")) {
         char *end;
         errno = 0;
@@ -241,7 +253,8 @@ parse_weftd_key(struct parser *p, const char *key, const char *value)
     return fail(p, p->line, "unknown key \"%s\" in [weftd] (known: "
                 "openflow-listen, controller-target, unixctl, rpc-socket, "
                 "rpc-socket-group, rpc-tcp, policy-db, log-level, log-file, "
-                "backoff-max)", key);
+                "backoff-max, ssl-private-key, ssl-certificate, "
+                "ssl-ca-cert)", key);
 }
 
 static bool
@@ -438,6 +451,44 @@ parse_line(struct parser *p, char *line)
 
 /* Cross-field checks and defaults, once the whole file is read. */
 static bool
+is_ssl(const char *remote)
+{
+    return remote && (!strncmp(remote, "ssl:", 4)
+                      || !strncmp(remote, "pssl:", 5));
+}
+
+/* TLS settings come as a set, and any TLS remote needs them. */
+static bool
+check_ssl(struct parser *p)
+{
+    const struct weft_config *cfg = p->cfg;
+    int line = p->weftd_line ? p->weftd_line : 1;
+    int n = (!!cfg->ssl_private_key + !!cfg->ssl_certificate
+             + !!cfg->ssl_ca_cert);
+    if (n && n < 3) {
+        return fail(p, line, "ssl-private-key, ssl-certificate and "
+                    "ssl-ca-cert go together: %s is missing",
+                    !cfg->ssl_private_key ? "ssl-private-key"
+                    : !cfg->ssl_certificate ? "ssl-certificate"
+                    : "ssl-ca-cert");
+    }
+    const char *remote = (is_ssl(cfg->openflow_listen) ? cfg->openflow_listen
+                          : is_ssl(cfg->controller_target)
+                          ? cfg->controller_target
+                          : is_ssl(cfg->policy_db) ? cfg->policy_db : NULL);
+    for (size_t i = 0; !remote && i < cfg->n_hosts; i++) {
+        if (is_ssl(cfg->hosts[i].ovsdb_remote)) {
+            remote = cfg->hosts[i].ovsdb_remote;
+        }
+    }
+    if (remote && !n) {
+        return fail(p, line, "%s uses TLS: [weftd] needs ssl-private-key, "
+                    "ssl-certificate and ssl-ca-cert", remote);
+    }
+    return true;
+}
+
+static bool
 finish(struct parser *p)
 {
     struct weft_config *cfg = p->cfg;
@@ -496,6 +547,9 @@ finish(struct parser *p)
                      port);
             cfg->controller_target = xstrdup(target);
         }
+    }
+    if (!check_ssl(p)) {
+        return false;
     }
     if (!cfg->unixctl_path) {
         cfg->unixctl_path = xstrdup(DEFAULT_UNIXCTL_PATH);
@@ -681,5 +735,8 @@ weft_config_destroy(struct weft_config *cfg)
     free(cfg->policy_db);
     free(cfg->log_level);
     free(cfg->log_file);
+    free(cfg->ssl_private_key);
+    free(cfg->ssl_certificate);
+    free(cfg->ssl_ca_cert);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -56,6 +56,13 @@ struct weft_config {
     char *log_file;           /* NULL or a path. */
     int backoff_max_ms;       /* Upper bound of reconnection backoff. */
 
+    /* TLS for every "ssl:"/"pssl:" remote (OVSDB, OpenFlow, policy DB):
+     * weftd's key and certificate, and the CA that signed its peers'.
+     * Required together, and whenever such a remote is used. */
+    char *ssl_private_key;
+    char *ssl_certificate;
+    char *ssl_ca_cert;
+
     struct weft_host_config *hosts;
     size_t n_hosts;
 

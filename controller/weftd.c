@@ -25,6 +25,7 @@
 #include "openflow.h"
 #include "ovs-loop.h"
 #include "rpc.h"
+#include "tls.h"
 #include "policy-store.h"
 #include "policy.h"
 #include "virt-host.h"
@@ -317,6 +318,15 @@ reload(struct weftd *d)
         free(error);
         return;
     }
+    if (new.ssl_private_key
+        && tls_configure(new.ssl_private_key, new.ssl_certificate,
+                         new.ssl_ca_cert, &error)) {
+        WEFT_ERR("reload refused, previous configuration stays in force: "
+                 "%s", error);
+        free(error);
+        weft_config_destroy(&new);
+        return;
+    }
     WEFT_INFO("reloading %s: %zu hosts", d->config_path, new.n_hosts);
     if (strcmp(new.unixctl_path, d->cfg.unixctl_path)
         || strcmp(new.rpc_socket, d->cfg.rpc_socket)
@@ -548,6 +558,14 @@ main(int argc, char *argv[])
                     log_file ? log_file : cfg.log_file, strerror(err));
             return 1;
         }
+    }
+
+    if (cfg.ssl_private_key
+        && tls_configure(cfg.ssl_private_key, cfg.ssl_certificate,
+                         cfg.ssl_ca_cert, &error)) {
+        fprintf(stderr, "weftd: %s: %s; exiting\n", d.config_path, error);
+        free(error);
+        return 2;
     }
 
     /* Signals first: OVS's fatal-signal module then leaves them to us. */

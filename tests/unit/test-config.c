@@ -100,10 +100,14 @@ test_ssl_listener_derives_ssl_target(void **state)
     (void) state;
     assert_int_equal(weft_config_parse_string(
                          "[weftd]\nopenflow-listen = pssl:6653:10.0.0.1\n"
+                         "ssl-private-key = /etc/weft/key.pem\n"
+                         "ssl-certificate = /etc/weft/cert.pem\n"
+                         "ssl-ca-cert = /etc/weft/ca.pem\n"
                          "[host a]\novsdb = ssl:10.0.0.2:6640\n"
                          "tunnel-ip = 10.0.0.2\n", "s.conf", &cfg, &error),
                      0);
     assert_string_equal(cfg.controller_target, "ssl:10.0.0.1:6653");
+    assert_string_equal(cfg.ssl_ca_cert, "/etc/weft/ca.pem");
     weft_config_destroy(&cfg);
 }
 
@@ -118,7 +122,19 @@ static const struct bad_case bad_cases[] = {
       "b.conf:2: unknown key \"frobnicate\" in [weftd] (known: "
       "openflow-listen, controller-target, unixctl, rpc-socket, "
       "rpc-socket-group, rpc-tcp, policy-db, log-level, log-file, "
-      "backoff-max)" },
+      "backoff-max, ssl-private-key, ssl-certificate, ssl-ca-cert)" },
+    { "[weftd]\nopenflow-listen = pssl:6653:10.0.0.1\n",
+      "b.conf:1: pssl:6653:10.0.0.1 uses TLS: [weftd] needs "
+      "ssl-private-key, ssl-certificate and ssl-ca-cert" },
+    { "[weftd]\nopenflow-listen = ptcp:6653:10.0.0.1\n"
+      "[host h1]\novsdb = ssl:10.0.0.2:6640\ntunnel-ip = 10.0.0.2\n",
+      "b.conf:1: ssl:10.0.0.2:6640 uses TLS: [weftd] needs "
+      "ssl-private-key, ssl-certificate and ssl-ca-cert" },
+    { "[weftd]\nssl-private-key = /k\nssl-ca-cert = /c\n",
+      "b.conf:1: ssl-private-key, ssl-certificate and ssl-ca-cert go "
+      "together: ssl-certificate is missing" },
+    { "[weftd]\nssl-ca-cert = ca.pem\n",
+      "b.conf:2: ssl-ca-cert: \"ca.pem\" is not an absolute path" },
     { "[weftd]\nrpc-tcp = 10.0.0.1:7000\n",
       "b.conf:2: rpc-tcp: \"10.0.0.1:7000\" is not a loopback "
       "\"127.x.y.z:PORT\" (other addresses need TLS, which is not "
