@@ -126,6 +126,8 @@ build_input(const struct weftd *d, const struct policy *policy,
                 .labels = (const char *const *) ports[j].labels,
                 .n_labels = ports[j].n_labels,
                 .ofport = ports[j].ofport,
+                .ips = (const char *const *) ports[j].ips,
+                .n_ips = ports[j].n_ips,
             };
         }
         if (host_get_uplink_ofport(h)) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
@@ -141,6 +142,20 @@ parse_interface(const xmlNode *node, struct domain_nic *nic)
         free(id);
     }
 
+    /* libvirt's own record of the guest's addresses, where it has one. */
+    for (const xmlNode *c = node->children; c; c = c->next) {
+        if (is_element(c, "ip")) {
+            char *address = attr(c, "address");
+            if (address) {
+                char *ips = xasprintf("%s%s%s", nic->ips ? nic->ips : "",
+                                      nic->ips ? "," : "", address);
+                free(nic->ips);
+                nic->ips = ips;
+            }
+            free(address);
+        }
+    }
+
     if (nic->type && !strcmp(nic->type, "direct")) {
         set_problem(nic, "macvtap (type='direct') interface bypasses Open "
                     "vSwitch; use type='bridge' or 'ethernet'");
@@ -153,6 +168,39 @@ parse_interface(const xmlNode *node, struct domain_nic *nic)
     if (!nic->tap) {
         set_problem(nic, "interface %s has no <target dev>: no tap name to "
                     "place", nic->mac[0] ? nic->mac : "(no MAC)");
+    }
+}
+
+/* Rewrites 'nic->ips' in canonical form (inet_ntop's), or makes the vNIC
+ * unplaceable if an address does not parse. */
+static void
+check_ips(struct domain_nic *nic)
+{
+    if (!nic->ips) {
+        return;
+    }
+    char *copy = xstrdup(nic->ips), *save = NULL;
+    char *out = xstrdup("");
+    for (char *s = strtok_r(copy, ",", &save); s;
+         s = strtok_r(NULL, ",", &save)) {
+        unsigned char addr[16];
+        char text[INET6_ADDRSTRLEN];
+        int af = strchr(s, ':') ? AF_INET6 : AF_INET;
+        if (inet_pton(af, s, addr) != 1) {
+            set_problem(nic, "address \"%s\" (in ips) is not an IPv4 or "
+                        "IPv6 address", s);
+            continue;
+        }
+        inet_ntop(af, addr, text, sizeof text);
+        char *joined = xasprintf("%s%s%s", out, *out ? "," : "", text);
+        free(out);
+        out = joined;
+    }
+    free(copy);
+    free(nic->ips);
+    nic->ips = *out ? out : NULL;
+    if (!nic->ips) {
+        free(out);
     }
 }
 
@@ -183,6 +231,11 @@ apply_metadata(const xmlNode *metadata, struct domain_info *d)
                     free(nic->groups);
                     nic->segment = attr(i, "segment");
                     nic->groups = attr(i, "groups");
+                    char *ips = attr(i, "ips");
+                    if (ips) {
+                        free(nic->ips);
+                        nic->ips = ips;
+                    }
                 }
             }
             free(mac_attr);
@@ -243,6 +296,9 @@ domain_xml_parse(const char *xml, struct domain_info *d, char **errorp)
         }
     }
     apply_metadata(child(root, "metadata"), d);
+    for (size_t i = 0; i < d->n_nics; i++) {
+        check_ips(&d->nics[i]);
+    }
 
     xmlFreeDoc(doc);
     return 0;
@@ -259,6 +315,7 @@ nic_destroy(struct domain_nic *nic)
     free(nic->portgroup);
     free(nic->segment);
     free(nic->groups);
+    free(nic->ips);
     free(nic->problem);
 }
 
@@ -299,6 +356,7 @@ domain_info_clone(struct domain_info *dst, const struct domain_info *src)
         n->portgroup = xstrdup(s->portgroup);
         n->segment = xstrdup(s->segment);
         n->groups = xstrdup(s->groups);
+        n->ips = xstrdup(s->ips);
         n->problem = xstrdup(s->problem);
     }
 }

@@ -10,7 +10,8 @@
  *        <metadata>
  *          <weft:interfaces xmlns:weft="https://weft.dev/xmlns/libvirt/1">
  *            <weft:interface mac="52:54:00:00:00:01" segment="web"
- *                            groups="frontend,pci"/>
+ *                            groups="frontend,pci"
+ *                            ips="10.0.0.11,2001:db8::11"/>
  *          </weft:interfaces>
  *        </metadata>
  *
@@ -18,6 +19,11 @@
  *      with that VLAN);
  *   3. the libvirt network's portgroup,
  *      <source network="weft" portgroup="web"/> (the segment of that name).
+ *
+ * The addresses a vNIC may use come from the metadata's "ips" (addresses,
+ * no prefix length) or else from the interface's own <ip address="..."/>
+ * elements; an address that does not parse makes the vNIC unplaceable,
+ * with the reason.
  *
  * Interfaces that bypass Open vSwitch (type "direct", i.e. macvtap) or that
  * have no target device are reported with a reason and never placed. */
@@ -41,6 +47,9 @@ struct domain_nic {
     int vlan;               /* <vlan><tag id>, 0 if none. */
     char *segment;          /* From Weft metadata, or NULL. */
     char *groups;           /* Comma-separated labels from metadata. */
+    char *ips;              /* Comma-separated IPv4/IPv6 addresses the vNIC
+                             * may send from (metadata "ips", or libvirt's
+                             * <ip address> elements), or NULL: unknown. */
     char *problem;          /* Why it cannot be placed, or NULL. */
 };
 

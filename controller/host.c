@@ -286,6 +286,7 @@ push_ports(struct host *h)
                 .vm_name = vm->name,
                 .segment = v->segment,
                 .groups = v->groups,
+                .ips = v->ips,
             };
         }
     }
@@ -329,6 +330,12 @@ free_vm_ports(struct host *h)
             free(p->labels[j]);
         }
         free(p->labels);
+        for (size_t j = 0; j < p->n_ips; j++) {
+            free(p->ips[j]);
+        }
+        free(p->ips);
+        free(p->groups_text);
+        free(p->ips_text);
     }
     free(h->vm_ports);
     h->vm_ports = NULL;
@@ -336,10 +343,37 @@ free_vm_ports(struct host *h)
 }
 
 static bool
+same_text(const char *a, const char *b)
+{
+    return a && b ? !strcmp(a, b) : a == b;
+}
+
+static bool
 same_vm_port(const struct host_vm_port *a, const struct vswitch_vm_port *b)
 {
     return (!strcmp(a->tap, b->name) && !strcmp(a->mac, b->mac)
-            && !strcmp(a->segment, b->segment) && a->ofport == b->ofport);
+            && !strcmp(a->segment, b->segment) && a->ofport == b->ofport
+            && same_text(a->groups_text, b->groups)
+            && same_text(a->ips_text, b->ips));
+}
+
+/* Splits comma-separated 'list' (may be NULL) into '*itemsp'. */
+static size_t
+split_list(const char *list, char ***itemsp)
+{
+    char **items = NULL;
+    size_t n = 0;
+    for (const char *s = list; s && *s; ) {
+        size_t len = strcspn(s, ",");
+        if (len) {
+            items = xrealloc(items, (n + 1) * sizeof *items);
+            items[n] = xmemdup(s, len + 1);
+            items[n++][len] = '\0';
+        }
+        s += len + (s[len] == ',');
+    }
+    *itemsp = items;
+    return n;
 }
 
 /* Copies what OVSDB says about placed VM ports and tunnel ports, when it
@@ -415,16 +449,10 @@ read_ports(struct host *h)
             p->segment = xstrdup(ports[i].segment);
             p->vm = xstrdup(ports[i].vm_name);
             p->ofport = ports[i].ofport;
-            for (const char *s = ports[i].groups; s && *s; ) {
-                size_t len = strcspn(s, ",");
-                if (len) {
-                    p->labels = xrealloc(p->labels, (p->n_labels + 1)
-                                         * sizeof *p->labels);
-                    p->labels[p->n_labels++] = xmemdup(s, len + 1);
-                    p->labels[p->n_labels - 1][len] = '\0';
-                }
-                s += len + (s[len] == ',');
-            }
+            p->groups_text = strdup_or_null(ports[i].groups);
+            p->ips_text = strdup_or_null(ports[i].ips);
+            p->n_labels = split_list(ports[i].groups, &p->labels);
+            p->n_ips = split_list(ports[i].ips, &p->ips);
         }
         changed = true;
     }

@@ -93,6 +93,11 @@ struct host_vm_port {
     char *vm;
     char **labels;
     size_t n_labels;
+    char **ips;                 /* Addresses it may send from; none:
+                                 * unknown, not checked. */
+    size_t n_ips;
+    char *groups_text;          /* 'labels' and 'ips' as OVSDB has them. */
+    char *ips_text;
     int ofport;
 };
 size_t host_get_vm_ports(const struct host *, const struct host_vm_port **);

@@ -64,6 +64,7 @@ vnic_destroy(struct inv_vnic *v)
     free(v->iface_id);
     free(v->segment);
     free(v->groups);
+    free(v->ips);
     free(v->reason);
     free(v->want_segment);
     free(v->portgroup);
@@ -269,6 +270,7 @@ placeable_signature(const struct inv_host *h)
             x = fnv(x, v->iface_id);
             x = fnv(x, v->segment);
             x = fnv(x, v->groups);
+            x = fnv(x, v->ips);
             x = fnv(x, v->adopt ? "adopt" : "own");
             sig += x;
         }
@@ -356,6 +358,7 @@ vm_from_domain(struct inventory *inv, struct inv_vm *vm,
         v->iface_id = (nic->interfaceid ? xstrdup(nic->interfaceid)
                        : make_iface_id(d->uuid, nic->mac));
         v->groups = xstrdup(nic->groups);
+        v->ips = xstrdup(nic->ips);
         v->adopt = nic->ovs_virtualport;
         v->want_segment = xstrdup(nic->segment);
         v->vlan = nic->vlan;

@@ -32,6 +32,7 @@ struct inv_vnic {
     char *iface_id;         /* libvirt's interfaceid, else generated. */
     char *segment;          /* Resolved segment, NULL if none. */
     char *groups;           /* Labels from Weft metadata, or NULL. */
+    char *ips;              /* Addresses it may use ("a,b"), or NULL. */
     bool adopt;             /* libvirt plugs it itself (virtualport). */
     enum inv_placement placement;
     char *reason;           /* Why not placed / placement error. */

@@ -785,6 +785,55 @@ emit_classify(struct host_ctx *h)
     add_flow(h, PIPELINE_T_CLASSIFY, 0, default_cookie(), "", "drop");
 }
 
+/* A vNIC with known IPv4 addresses sends IPv4 and ARP only from them
+ * (and DHCP discovery and ARP probes from 0.0.0.0, which come before an
+ * address is configured). */
+static void
+emit_ipv4_security(struct host_ctx *h, const struct pipeline_vnic *v,
+                   uint64_t cookie, const char *next)
+{
+    for (size_t j = 0; j < v->n_ips; j++) {
+        if (!strchr(v->ips[j], ':')) {
+            add_flowf(h, PIPELINE_T_PORT_SECURITY, 100, cookie, next,
+                      "reg5=%d,dl_src=%s,arp,arp_sha=%s,arp_spa=%s",
+                      v->ofport, v->mac, v->mac, v->ips[j]);
+            add_flowf(h, PIPELINE_T_PORT_SECURITY, 86, cookie, next,
+                      "reg5=%d,dl_src=%s,ip,nw_src=%s",
+                      v->ofport, v->mac, v->ips[j]);
+        }
+    }
+    add_flowf(h, PIPELINE_T_PORT_SECURITY, 100, cookie, next,
+              "reg5=%d,dl_src=%s,arp,arp_sha=%s,arp_spa=0.0.0.0",
+              v->ofport, v->mac, v->mac);
+    add_flowf(h, PIPELINE_T_PORT_SECURITY, 86, cookie, next,
+              "reg5=%d,dl_src=%s,udp,nw_src=0.0.0.0,tp_src=68,tp_dst=67",
+              v->ofport, v->mac);
+    add_flowf(h, PIPELINE_T_PORT_SECURITY, 85, cookie, "drop",
+              "reg5=%d,ip", v->ofport);
+}
+
+/* The same for IPv6: its addresses, plus link-local ones (neighbor
+ * discovery needs them) and the unspecified one (duplicate address
+ * detection). */
+static void
+emit_ipv6_security(struct host_ctx *h, const struct pipeline_vnic *v,
+                   uint64_t cookie, const char *next)
+{
+    for (size_t j = 0; j < v->n_ips; j++) {
+        if (strchr(v->ips[j], ':')) {
+            add_flowf(h, PIPELINE_T_PORT_SECURITY, 86, cookie, next,
+                      "reg5=%d,dl_src=%s,ipv6,ipv6_src=%s",
+                      v->ofport, v->mac, v->ips[j]);
+        }
+    }
+    add_flowf(h, PIPELINE_T_PORT_SECURITY, 86, cookie, next,
+              "reg5=%d,dl_src=%s,ipv6,ipv6_src=fe80::/10", v->ofport, v->mac);
+    add_flowf(h, PIPELINE_T_PORT_SECURITY, 86, cookie, next,
+              "reg5=%d,dl_src=%s,ipv6,ipv6_src=::", v->ofport, v->mac);
+    add_flowf(h, PIPELINE_T_PORT_SECURITY, 85, cookie, "drop",
+              "reg5=%d,ipv6", v->ofport);
+}
+
 /* Table 10: a vNIC sends only from its own MAC, and ARP only with it. */
 static void
 emit_port_security(struct host_ctx *h)
@@ -797,9 +846,22 @@ emit_port_security(struct host_ctx *h)
             const struct pipeline_vnic *v = vnic(h, i);
             uint64_t cookie = vnic_cookie(h, i);
 
-            add_flowf(h, PIPELINE_T_PORT_SECURITY, 100, cookie, next,
-                      "reg5=%d,dl_src=%s,arp,arp_sha=%s",
-                      v->ofport, v->mac, v->mac);
+            bool v4 = false, v6 = false;
+            for (size_t j = 0; j < v->n_ips; j++) {
+                bool is_v6 = strchr(v->ips[j], ':') != NULL;
+                v4 |= !is_v6;
+                v6 |= is_v6;
+            }
+            if (v4) {
+                emit_ipv4_security(h, v, cookie, next);
+            } else {
+                add_flowf(h, PIPELINE_T_PORT_SECURITY, 100, cookie, next,
+                          "reg5=%d,dl_src=%s,arp,arp_sha=%s",
+                          v->ofport, v->mac, v->mac);
+            }
+            if (v6) {
+                emit_ipv6_security(h, v, cookie, next);
+            }
             add_flowf(h, PIPELINE_T_PORT_SECURITY, 90, cookie, "drop",
                       "reg5=%d,arp", v->ofport);
             add_flowf(h, PIPELINE_T_PORT_SECURITY, 80, cookie, next,

@@ -43,6 +43,9 @@ struct pipeline_vnic {
     const char *const *labels;  /* From Weft metadata ("groups="). */
     size_t n_labels;
     int ofport;                 /* On its host's bridge, > 0. */
+    const char *const *ips;     /* Canonical addresses it may send from;
+                                 * a family with none is not checked. */
+    size_t n_ips;
 };
 
 /* A tunnel port on 'host' towards 'peer'. */

@@ -66,6 +66,7 @@ free_ports(struct vswitch_db *db)
         free(CONST_CAST(char *, p->vm_name));
         free(CONST_CAST(char *, p->segment));
         free(CONST_CAST(char *, p->groups));
+        free(CONST_CAST(char *, p->ips));
         free(CONST_CAST(char *, p->tunnel_peer));
         free(CONST_CAST(char *, p->remote_ip));
         free(CONST_CAST(char *, p->tunnel_key));
@@ -320,6 +321,11 @@ wanted_iface_ids(const struct vswitch_port_spec *p, const struct smap *old,
         smap_replace(ids, "weft-groups", p->groups);
     } else {
         smap_remove(ids, "weft-groups");
+    }
+    if (p->ips) {
+        smap_replace(ids, "weft-ips", p->ips);
+    } else {
+        smap_remove(ids, "weft-ips");
     }
 }
 
@@ -799,6 +805,7 @@ vswitch_db_set_ports(struct vswitch_db *db,
         dst->vm_name = nullable_xstrdup(src->vm_name);
         dst->segment = nullable_xstrdup(src->segment);
         dst->groups = nullable_xstrdup(src->groups);
+        dst->ips = nullable_xstrdup(src->ips);
         dst->tunnel_peer = nullable_xstrdup(src->tunnel_peer);
         dst->remote_ip = nullable_xstrdup(src->remote_ip);
         dst->tunnel_key = nullable_xstrdup(src->tunnel_key);
@@ -937,6 +944,7 @@ vswitch_db_get_vm_ports(const struct vswitch_db *db,
             .segment = segment,
             .vm_name = smap_get_def(ids, "weft-vm", ""),
             .groups = smap_get(ids, "weft-groups"),
+            .ips = smap_get(ids, "weft-ips"),
             .ofport = iface->ofport[0],
         };
     }

@@ -64,6 +64,7 @@ struct vswitch_port_spec {
     const char *vm_name;        /* external_ids:weft-vm. */
     const char *segment;        /* external_ids:weft-segment. */
     const char *groups;         /* external_ids:weft-groups, or NULL. */
+    const char *ips;            /* external_ids:weft-ips, or NULL. */
 
     /* Tunnels (type vxlan): to a peer host when 'tunnel_peer' is set,
      * else a mirror tunnel (external_ids:weft-mirror-tunnel). */
@@ -101,6 +102,7 @@ struct vswitch_vm_port {
     const char *segment;
     const char *vm_name;
     const char *groups;         /* Comma-separated labels, or NULL. */
+    const char *ips;            /* Comma-separated addresses, or NULL. */
     int ofport;
 };
 

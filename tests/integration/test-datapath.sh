@@ -97,6 +97,26 @@ vm_exec web1 ip link set eth0 address "$real"
 wait_until 10 "web1 back with its own MAC" can_ping web1 10.0.0.12
 pass "a VM sending from a forged MAC is dropped"
 
+# 5. A forged source IP is dropped too (the lab gives weftd each VM's
+# address in its metadata): IP and ARP.
+web2_mac=$(vm_exec web2 cat /sys/class/net/eth0/address)
+vm_exec web1 ip addr del 10.0.0.11/24 dev eth0
+vm_exec web1 ip addr add 10.0.0.66/24 dev eth0
+# IP: with web2's MAC known, no ARP is needed; the packet itself is forged.
+vm_exec web1 ip neigh replace 10.0.0.12 lladdr "$web2_mac" dev eth0
+cannot_ping web1 10.0.0.12 || fail "forged source IP passed"
+# ARP: a request from the forged address gets no answer.
+vm_exec web1 ip neigh del 10.0.0.12 dev eth0
+vm_exec web1 ping -c 1 -W 1 10.0.0.12 >/dev/null 2>&1 || true
+vm_exec web1 ip neigh show 10.0.0.12 | grep -q lladdr \
+    && fail "ARP from a forged IP was answered: $(vm_exec web1 ip neigh)"
+vm_exec web1 ip addr del 10.0.0.66/24 dev eth0
+vm_exec web1 ip addr add 10.0.0.11/24 dev eth0
+wait_until 10 "web1 back with its own IP" can_ping web1 10.0.0.12
+weftctl dump-flows h1 | grep -q "nw_src=10.0.0.11 .*# vnic" \
+    || fail "no IP port security flow for web1"
+pass "a VM sending from a forged IP (IP or ARP) is dropped"
+
 # Per-host flow state from weftd, as "HOST SYNCED FLOW_MODS" lines.
 flow_state() {
     weftctl --format json list-hosts | python3 -c '

@@ -21,7 +21,8 @@ static const char full[] =
     "    <other:thing xmlns:other='http://example.com/x'/>\n"
     "    <weft:interfaces xmlns:weft='https://weft.dev/xmlns/libvirt/1'>\n"
     "      <weft:interface mac='52:54:00:AA:BB:01' segment='web'\n"
-    "                      groups='frontend,pci'/>\n"
+    "                      groups='frontend,pci'\n"
+    "                      ips='10.0.0.11,2001:DB8:0::11'/>\n"
     "      <weft:interface dev='vnet7' segment='db'/>\n"
     "    </weft:interfaces>\n"
     "  </metadata>\n"
@@ -44,6 +45,7 @@ static const char full[] =
     "      <mac address='52:54:00:aa:bb:03'/>\n"
     "      <source network='weft' portgroup='lab'/>\n"
     "      <target dev='vnet8'/>\n"
+    "      <ip address='192.0.2.8' prefix='24'/>\n"
     "    </interface>\n"
     "  </devices>\n"
     "</domain>\n";
@@ -127,6 +129,47 @@ static const struct nic_case nic_cases[] = {
       "supported" },
 };
 
+/* Addresses: canonical form, from metadata or libvirt's <ip>; a bad one
+ * makes the vNIC unplaceable. */
+static void
+test_ips(void **state)
+{
+    struct domain_info d;
+    char *error;
+
+    (void) state;
+    assert_int_equal(domain_xml_parse(full, &d, &error), 0);
+    assert_int_equal(d.n_nics, 3);
+    assert_string_equal(d.nics[0].ips, "10.0.0.11,2001:db8::11");
+    assert_null(d.nics[1].ips);
+    assert_string_equal(d.nics[2].ips, "192.0.2.8");
+    assert_null(d.nics[2].problem);
+    domain_info_destroy(&d);
+
+    static const char good[] =
+        "<domain><name>a</name><uuid>11111111-2222-3333-4444-555555555555"
+        "</uuid><metadata><weft:interfaces "
+        "xmlns:weft='https://weft.dev/xmlns/libvirt/1'><weft:interface "
+        "mac='52:54:00:00:00:01' ips='10.0.0.1,2001:DB8:0::11'/>"
+        "</weft:interfaces></metadata><devices><interface type='ethernet'>"
+        "<mac address='52:54:00:00:00:01'/><target dev='t1'/>"
+        "<ip address='192.0.2.1'/></interface></devices></domain>";
+    assert_int_equal(domain_xml_parse(good, &d, &error), 0);
+    /* The metadata wins over libvirt's <ip>. */
+    assert_string_equal(d.nics[0].ips, "10.0.0.1,2001:db8::11");
+    assert_null(d.nics[0].problem);
+    domain_info_destroy(&d);
+
+    /* inet_pton() refuses "011": the vNIC is not placeable, and says why. */
+    char *bad = strdup(good);
+    memcpy(strstr(bad, "10.0.0.1,"), "10.0.01,", 8);
+    assert_int_equal(domain_xml_parse(bad, &d, &error), 0);
+    assert_non_null(d.nics[0].problem);
+    assert_non_null(strstr(d.nics[0].problem, "\"10.0.01\" (in ips)"));
+    domain_info_destroy(&d);
+    free(bad);
+}
+
 static void
 test_unplaceable_interfaces(void **state)
 {
@@ -202,6 +245,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full),
+        cmocka_unit_test(test_ips),
         cmocka_unit_test(test_unplaceable_interfaces),
         cmocka_unit_test(test_not_a_domain),
         cmocka_unit_test(test_metadata_in_other_namespace_is_ignored),

@@ -379,6 +379,60 @@ static const struct pipeline_tunnel two_hosts_tunnels[] = {
     { "h3", "h1", 10 },
 };
 
+/* With known addresses, a vNIC sends IPv4/ARP and IPv6 only from them. */
+static void
+test_ip_port_security(void **state)
+{
+    static const char *const ips[] = { "10.0.0.1", "2001:db8::1" };
+    struct pipeline_vnic vnics[] = {
+        VNIC("h1", "vm1", "t1", "52:54:00:00:00:01", "web", 1),
+    };
+    vnics[0].ips = ips;
+    vnics[0].n_ips = 2;
+    struct policy *policy = parse_policy("segment web vlan=100\n");
+    struct pipeline_input in = {
+        .policy = policy,
+        .vnics = vnics,
+        .n_vnics = 1,
+    };
+
+    (void) state;
+    char *text = compute(&in, "h1");
+    const char *c = "cookie=0x570142fa98c09172, reg5=1";
+    char line[256];
+#define HAS(PRIORITY, MATCH, ACTIONS)                                   \
+    snprintf(line, sizeof line, "table=10, priority=%d, %s%s actions=%s", \
+             PRIORITY, c, MATCH, ACTIONS);                              \
+    check_has_line(text, line)
+    HAS(100, ",dl_src=52:54:00:00:00:01,arp,arp_sha=52:54:00:00:00:01,"
+        "arp_spa=10.0.0.1", "goto_table:30");
+    HAS(100, ",dl_src=52:54:00:00:00:01,arp,arp_sha=52:54:00:00:00:01,"
+        "arp_spa=0.0.0.0", "goto_table:30");
+    HAS(90, ",arp", "drop");
+    HAS(86, ",dl_src=52:54:00:00:00:01,ip,nw_src=10.0.0.1", "goto_table:30");
+    HAS(86, ",dl_src=52:54:00:00:00:01,udp,nw_src=0.0.0.0,tp_src=68,"
+        "tp_dst=67", "goto_table:30");
+    HAS(85, ",ip", "drop");
+    HAS(86, ",dl_src=52:54:00:00:00:01,ipv6,ipv6_src=2001:db8::1",
+        "goto_table:30");
+    HAS(86, ",dl_src=52:54:00:00:00:01,ipv6,ipv6_src=fe80::/10",
+        "goto_table:30");
+    HAS(85, ",ipv6", "drop");
+    HAS(80, ",dl_src=52:54:00:00:00:01", "goto_table:30");
+#undef HAS
+    /* No ARP from the MAC alone: the address is checked too. */
+    check_no(text, "arp_sha=52:54:00:00:00:01 actions");
+    free(text);
+
+    /* IPv4 only: IPv6 is not checked. */
+    vnics[0].n_ips = 1;
+    text = compute(&in, "h1");
+    check_no(text, "ipv6_src");
+    check_no(text, "reg5=1,ipv6 ");
+    free(text);
+    policy_destroy(policy);
+}
+
 static void
 test_two_hosts(void **state)
 {
@@ -1279,6 +1333,7 @@ main(void)
         cmocka_unit_test(test_flow_set),
         cmocka_unit_test(test_one_host),
         cmocka_unit_test(test_app_claim),
+        cmocka_unit_test(test_ip_port_security),
         cmocka_unit_test(test_two_hosts),
         cmocka_unit_test(test_tunnel_by_rule),
         cmocka_unit_test(test_rules),
