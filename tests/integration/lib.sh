@@ -39,10 +39,28 @@ stop_weftd() {
     rm -f "$T/weftd.pid"
 }
 
+# Under a sanitizer build (tools/test's second pass) a report in weftd's
+# log fails the test, even one printed at exit (leaks).
+check_sanitizer_reports() {
+    [ -f "$T/weftd.log" ] || return 0
+    if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" \
+           "$T/weftd.log"; then
+        echo "FAIL: sanitizer report in weftd's log:" >&2
+        grep -A30 -E "ERROR: (Address|Leak)Sanitizer|runtime error:" \
+            "$T/weftd.log" | head -60 >&2
+        return 1
+    fi
+}
+
 cleanup() {
+    local reports=0
     stop_weftd TERM
+    if [ -n "${weftd_started:-}" ]; then
+        check_sanitizer_reports || reports=1
+    fi
     lab down >/dev/null 2>&1 || true
     rm -rf "$T"
+    [ "$reports" = 0 ] || exit 1
 }
 
 # start_weftd [EXTRA ARGS]: starts weftd in the lab's core namespace.
@@ -50,6 +68,7 @@ start_weftd() {
     ip netns exec "$LAB_NAME-core" "$WEFTD" -c "$CONF" -v "$@" \
         >>"$T/weftd.log" 2>&1 &
     echo $! >"$T/weftd.pid"
+    weftd_started=1
 }
 
 weftd_pid() { cat "$T/weftd.pid"; }
