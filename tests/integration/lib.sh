@@ -73,6 +73,15 @@ start_weftd() {
 
 weftd_pid() { cat "$T/weftd.pid"; }
 
+# Per-host flow state from weftd, as "HOST SYNCED FLOW_MODS" lines.
+flow_state() {
+    weftctl --format json list-hosts | python3 -c '
+import json, sys
+for h in json.load(sys.stdin):
+    print(h["name"], h["flows_synced"], h["flow_mods"])'
+}
+all_synced() { ! flow_state | grep -qv " True "; }
+
 # vm_exec VM CMD...: runs CMD in the lab VM's namespace.
 vm_exec() { local vm=$1; shift; ip netns exec "$LAB_NAME-vm-$vm" "$@"; }
 can_ping() { vm_exec "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1; }

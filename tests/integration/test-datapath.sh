@@ -117,14 +117,6 @@ weftctl dump-flows h1 | grep -q "nw_src=10.0.0.11 .*# vnic" \
     || fail "no IP port security flow for web1"
 pass "a VM sending from a forged IP (IP or ARP) is dropped"
 
-# Per-host flow state from weftd, as "HOST SYNCED FLOW_MODS" lines.
-flow_state() {
-    weftctl --format json list-hosts | python3 -c '
-import json, sys
-for h in json.load(sys.stdin):
-    print(h["name"], h["flows_synced"], h["flow_mods"])'
-}
-all_synced() { ! flow_state | grep -qv " True "; }
 kill_weftd() {
     local pid
     pid=$(weftd_pid)

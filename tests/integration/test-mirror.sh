@@ -30,7 +30,7 @@ stop_capture() {
 stop_captures() {
     local f
     for f in "$T"/*.cap-pid; do
-        [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+        [ -f "$f" ] && { kill "$(cat "$f")" 2>/dev/null || true; }
     done
     return 0
 }
