@@ -154,7 +154,7 @@ class Pinger:
 # ---------------------------------------------------------------- Weft
 
 LOGTS = re.compile(r"^(\S+?)\|")
-UPDATED = re.compile(r"\|INFO\|(h\d+): flows updated")
+UPDATED = re.compile(r"\|INFO\|(\S+): flows updated")  # per switch connection
 PLACED = re.compile(r"\|INFO\|\S+: (b\d+)/t-b\d+ placed on")
 
 

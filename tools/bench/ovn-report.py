@@ -93,7 +93,7 @@ print("| pings lost (10 ms interval, all restarts) | %d of %d | %d of %d |"
 print()
 print("| other | Weft | OVN |")
 print("|---|---|---|")
-print("| flows per host | %s | %s |" % (weft["flows_per_host"], ovn["flows_per_host"]))
+print("| flows per host, before the sample VMs start | %s | %s |" % (weft["flows_per_host"], ovn["flows_per_host"]))
 print("| `virsh start` returns p50 | %.0f ms | %.0f ms |"
       % (weft["virsh_start_cmd_ms"]["p50"], ovn["virsh_start_cmd_ms"]["p50"]))
 print("| Weft: virsh start -> weftd has the port on br-int (its log) p50 | %.0f ms | - |"
