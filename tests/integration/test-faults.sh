@@ -18,9 +18,9 @@ ping_start() {
     vm_exec "$2" ping -i 0.05 -W 1 -c $(($4 * 20)) "$3" >"$T/$1.ping" 2>&1 &
     echo $! >"$T/$1.ping-pid"
 }
-# ping_lost NAME: waits for that ping to end, prints "SENT LOST".
+# ping_lost NAME: prints "SENT LOST" of that ping, once ended (wait for it
+# first, in this shell: a subshell cannot wait for it).
 ping_lost() {
-    wait "$(cat "$T/$1.ping-pid")" 2>/dev/null || true
     sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1 \2/p' \
         "$T/$1.ping" | awk '{ print $1, $1 - $2 }'
 }
@@ -36,7 +36,9 @@ report=()
 # record FAULT NAME RECONVERGE_SECS: adds the figures of ping NAME.
 record() {
     local sent lost
-    read -r sent lost < <(ping_lost "$2")
+    wait "$(cat "$T/$2.ping-pid")" 2>/dev/null || true
+    read -r sent lost < <(ping_lost "$2") \
+        || fail "no ping summary for $2: $(tail -3 "$T/$2.ping")"
     report+=("{\"fault\": \"$1\", \"path\": \"$2\", \"sent\": $sent, \"lost\": $lost, \"reconverge_s\": $3}")
     log "$1: $2 lost $lost of $sent, reconverged in ${3}s"
     eval "lost_$2=$lost"
@@ -61,11 +63,12 @@ import json, sys; print(len(json.load(sys.stdin)))')
         [ "$n" = "$want" ] || return 1
     done
 }
-# wait_converged: seconds it took, on stdout.
+# wait_converged [SECS]: sets $t to the seconds it took.  (Not through a
+# command substitution, where a failure would end the test silently.)
 wait_converged() {
     local start=$SECONDS
     wait_until "${1:-60}" "reconverged" converged
-    echo $((SECONDS - start))
+    t=$((SECONDS - start))
 }
 
 begin
@@ -82,7 +85,7 @@ segment web vlan=100 vni=5001
 EOP
 wait_until 30 "web1 -> web2" can_ping web1 10.0.0.12
 wait_until 30 "web1 -> web3" can_ping web1 10.0.0.13
-wait_converged >/dev/null
+wait_converged
 
 # 1. weftd killed (-9) and restarted, a VM started while it is down.
 for h in h1 h2 h3; do weftctl dump-flows $h | sort >"$T/$h.before"; done
@@ -92,7 +95,7 @@ stop_weftd KILL
 lab vm-add h3 late1 --ip 10.0.0.21/24 --segment web >/dev/null
 sleep 1
 start_weftd
-t=$(wait_converged)
+wait_converged
 record weftd-kill a "$t"
 [ "$lost_a" = 0 ] || fail "weftd kill -9 lost $lost_a packets"
 # Only the flows late1 needs were sent: no more flow_mods than flows that
@@ -112,7 +115,7 @@ pass "weftd kill -9: 0 lost; restart sent only the flows late1 needs; late1 conn
 ping_start a web1 10.0.0.12 6
 sleep 0.5
 lab restart h1 ovsdb-server --down 2
-t=$(wait_converged)
+wait_converged
 record ovsdb-restart a "$t"
 [ "$lost_a" = 0 ] || fail "an ovsdb-server restart lost $lost_a packets"
 pass "h1 ovsdb-server down 2 s: 0 lost, reconverged in ${t}s"
@@ -128,7 +131,7 @@ sleep 0.5
 lab restart h2 libvirtd --down 2 &
 lab vm-stop late1 >/dev/null
 wait $! || fail "libvirtd restart"
-t=$(wait_converged)
+wait_converged
 record libvirtd-restart b "$t"
 [ "$lost_b" = 0 ] || fail "h2's libvirtd restart cost h1 -> h3 $lost_b packets"
 wait_until 20 "web1 -> web2 after libvirtd" can_ping web1 10.0.0.12
@@ -139,7 +142,7 @@ ping_start a web1 10.0.0.12 10
 ping_start b web1 10.0.0.13 10
 sleep 0.5
 lab restart h2 ovs-vswitchd --down 1
-t=$(wait_converged 30)
+wait_converged 30
 wait_until 20 "web1 -> web2 after vswitchd" can_ping web1 10.0.0.12
 record vswitchd-restart a "$t"
 record vswitchd-restart b "$t"
@@ -155,7 +158,7 @@ lab underlay h2 down
 wait_until 20 "h2 seen lost" eval 'appctl status | grep -q "1 lost"'
 sleep 2
 lab underlay h2 up
-t=$(wait_converged 60)
+wait_converged 60
 record underlay-cut a "$t"
 record underlay-cut b "$t"
 [ "$lost_b" = 0 ] || fail "cutting h2 cost h1 -> h3 $lost_b packets"
@@ -175,7 +178,7 @@ fi
 grep -q "not reachable; the policy in force is unchanged" "$T/refused" \
     || fail "unclear refusal: $(cat "$T/refused")"
 wait "$db_pid" || fail "policy-db restart"
-t=$(wait_converged)
+wait_converged
 record policy-db-stop a "$t"
 [ "$lost_a" = 0 ] || fail "the policy database outage lost $lost_a packets"
 wait_until 20 "policy changes accepted again" \
