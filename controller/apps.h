@@ -55,11 +55,13 @@ int apps_load(struct apps *, const char *path, const char *expected_name,
  * ENOENT with a message if there is no such app. */
 int apps_unload(struct apps *, const char *name, char **errorp);
 
-/* Loads the app's file again (a new version, or a disabled app): the old
- * one's destroy() is called, the new one's init() declares its flows, and
- * only the differences reach the switches.  The app keeps its slot, tables
- * and configuration.  On failure the app stays listed, "failed", without
- * flows, and '*errorp' says why. */
+/* Loads the app's file again (a new version, or a disabled app): the new
+ * version's init() runs first, beside the old one; if it succeeds, the
+ * old one's destroy() is called and the new one's flows replace the old
+ * ones (only the differences reach the switches).  The app keeps its
+ * slot, tables, configuration and counters.  On failure nothing changes:
+ * the old version keeps running (or stays disabled) with its flows, the
+ * error is recorded as its last error, and '*errorp' says why. */
 int apps_reload(struct apps *, const char *name, char **errorp);
 
 /* Events.  A callback that returns an error disables its app. */

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <ev.h>
+#include <unistd.h>
 
 #include "apps.h"
 #include "flow.h"
@@ -247,6 +248,140 @@ test_vnic_events(void **state)
     assert_string_equal(info.state, "running");
 }
 
+/* Each lookup returns its own array: earlier results survive later
+ * calls in the same callback (valgrind would see a use after free). */
+static void
+test_lookups(void **state)
+{
+    struct fixture *f = *state;
+    char *msg = NULL;
+    assert_int_equal(apps_load(f->apps, app_path(f, "lookups"), NULL, NULL,
+                               0, &msg), 0);
+    struct weft_app_vnic v[] = {
+        { .vm = "vm1", .tap = "t1", .mac = "52:54:00:00:00:01",
+          .segment = "seg", .ofport = 1 },
+        { .vm = "vm2", .tap = "t2", .mac = "52:54:00:00:00:02",
+          .segment = "seg", .ofport = 2 },
+    };
+    apps_host_up(f->apps, "h1");
+    apps_host_up(f->apps, "h2");
+    apps_set_vnics(f->apps, "h1", v, 1);
+    apps_set_vnics(f->apps, "h2", v + 1, 1);
+    uint8_t packet[64] = { 0 };
+    struct weft_app_packet_in pi = {
+        .host = "h1", .in_port = 1, .table = 100, .packet = packet,
+        .len = sizeof packet,
+    };
+    for (int i = 0; i < 3; i++) {
+        assert_true(apps_packet_in(f->apps, &pi));
+        assert_string_equal(f->rec.actions, "one=1,all=2,hosts=2,tap=t1");
+    }
+    struct apps_info info;
+    apps_get_info(f->apps, 0, &info);
+    assert_string_equal(info.state, "running");
+}
+
+/* Copies build file 'name'.so to 'dst' through a new inode (as "install"
+ * or a compiler writing a new file would), not over the old one. */
+static void
+put_version(struct fixture *f, const char *name, const char *dst)
+{
+    char tmp[600], cmd[2000];
+    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && mv '%s' '%s'",
+             app_path(f, name), tmp, tmp, dst);
+    assert_int_equal(system(cmd), 0);
+}
+
+static const char *
+packet_in_actions(struct fixture *f)
+{
+    uint8_t packet[64] = { 0 };
+    struct weft_app_packet_in pi = {
+        .host = "h1", .in_port = 3, .table = 100, .packet = packet,
+        .len = sizeof packet,
+    };
+    f->rec.actions[0] = '\0';
+    assert_true(apps_packet_in(f->apps, &pi));
+    return f->rec.actions;
+}
+
+static size_t
+n_flows(struct fixture *f)
+{
+    struct weft_flow_set flows;
+    weft_flow_set_init(&flows);
+    apps_get_flows(f->apps, "h1", &flows);
+    size_t n = flows.n;
+    weft_flow_set_destroy(&flows);
+    return n;
+}
+
+/* A reload whose new version does not start changes nothing: the old
+ * version keeps running with its flows and claims.  One that starts
+ * replaces it (new code at the same path), in the same slot. */
+static void
+test_reload_keeps_old_on_failure(void **state)
+{
+    struct fixture *f = *state;
+    char dir[] = "/tmp/test-apps-XXXXXX", path[64], *msg = NULL;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/app.so", dir);
+
+    put_version(f, "good", path);
+    assert_int_equal(apps_load(f->apps, path, NULL, NULL, 0, &msg), 0);
+    ev_run(ev_default_loop(0), EVRUN_ONCE);     /* The timer's flow. */
+    assert_int_equal(n_flows(f), 2);
+    assert_string_equal(packet_in_actions(f), "output:7");
+
+    /* init() fails: the old version stays, with flows, claim, timers. */
+    put_version(f, "good-broken", path);
+    unsigned int version = apps_get_version(f->apps);
+    assert_int_equal(apps_reload(f->apps, "good", &msg), EIO);
+    assert_non_null(strstr(msg, "init() failed"));
+    free(msg);
+    struct apps_info info;
+    apps_get_info(f->apps, 0, &info);
+    assert_string_equal(info.state, "running");
+    assert_non_null(strstr(info.last_error, "reload failed, the version "
+                           "running stays"));
+    assert_int_equal(apps_get_version(f->apps), version);
+    assert_int_equal(n_flows(f), 2);
+    const struct apps_claim *claims;
+    assert_int_equal(apps_get_claims(f->apps, &claims), 1);
+    assert_string_equal(packet_in_actions(f), "output:7");
+
+    /* Another ABI: refused the same way. */
+    put_version(f, "bad-abi", path);
+    assert_int_equal(apps_reload(f->apps, "good", &msg), EINVAL);
+    assert_non_null(strstr(msg, "ABI 99.0"));
+    free(msg);
+    apps_get_info(f->apps, 0, &info);
+    assert_string_equal(info.state, "running");
+    assert_int_equal(n_flows(f), 2);
+
+    /* A good new version takes over, same slot, counters kept. */
+    put_version(f, "good-v2", path);
+    assert_int_equal(apps_reload(f->apps, "good", &msg), 0);
+    apps_get_info(f->apps, 0, &info);
+    assert_string_equal(info.state, "running");
+    assert_int_equal(info.first_table, 100);
+    assert_int_equal(info.n_packet_ins, 2);
+    assert_int_equal(info.n_errors, 2);
+    assert_string_equal(packet_in_actions(f), "output:8");
+    assert_int_equal(apps_get_claims(f->apps, &claims), 1);
+    assert_int_equal(n_flows(f), 1);    /* The new timer has not run. */
+
+    /* And a reload of the same file again works (the copy in use is not
+     * confused with the new one). */
+    assert_int_equal(apps_reload(f->apps, "good", &msg), 0);
+    assert_string_equal(packet_in_actions(f), "output:8");
+
+    assert_int_equal(apps_unload(f->apps, "good", &msg), 0);
+    unlink(path);
+    rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -257,6 +392,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_packet_in_and_disable, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_vnic_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lookups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_keeps_old_on_failure,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests_name("apps", tests, NULL, NULL);
 }

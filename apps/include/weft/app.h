@@ -132,8 +132,18 @@ struct weft_app_descriptor {
 
     /* Called before unloading (unload, reload, disable, weftd exit).  The
      * app's flows, claims and timers are removed by weftd afterwards,
-     * unless it is a reload: then the new version's init() declares its
-     * flows again and only differences reach the switches. */
+     * unless it is a reload: then the new version's init() has already
+     * declared its flows (see below) and only differences reach the
+     * switches.
+     *
+     * On "weftctl app-reload", the new version is loaded from a private
+     * copy of the file and its init() runs while the old version is still
+     * loaded (with its own static data: the two do not share variables);
+     * only if init() succeeds is the old version's destroy() called and
+     * the old version unloaded.  If it fails, the old version keeps
+     * running, with its flows, claims and timers.  So an app must not
+     * assume that destroy() of its previous version ran before its init()
+     * (e.g. for a file or socket it holds). */
     void (*destroy)(struct weft_app_handle *);
 
     /* A host's switch connected to weftd (packet-out possible) or its
@@ -235,8 +245,10 @@ void weft_app_log(const struct weft_app_handle *, enum weft_app_log_level,
                   const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Read-only lookups.  The arrays belong to weftd and stay valid until the
- * callback or timer that asked returns.
+/* Read-only lookups.  Each call returns an array of its own, owned by
+ * weftd: it and the strings it points to stay valid until the callback or
+ * timer that asked returns, however many lookups the app makes meanwhile
+ * (two results can be used side by side).  Copy what must outlive it.
  *
  * The vNICs placed on 'host' (every host if NULL). */
 size_t weft_app_get_vnics(const struct weft_app_handle *, const char *host,
