@@ -52,7 +52,7 @@ for _ in $(seq 50); do [ -S "$dir/weftd.sock" ] && break; sleep 0.1; done
 out=$(weftctl app-load "$dir/skel-1/skel-1.so" greeting=hi-there) \
     || fail "app-load: $out"
 grep -q "app skel-1 running" <<<"$out" || fail "app-load said: $out"
-weftctl app-list | grep -q "^skel-1 *running" || fail "not in app-list: $(weftctl app-list)"
+grep -q "^skel-1 *running" <<<"$(weftctl app-list)" || fail "not in app-list: $(weftctl app-list)"
 grep -q "skel-1: hi-there (1 config keys)" "$dir/weftd.log" \
     || fail "init() did not log its greeting"
 weftctl app-reload skel-1 >/dev/null || fail "app-reload"
