@@ -33,6 +33,18 @@ struct weft_app_timer {
     struct weft_app_timer *prev, *next;
 };
 
+/* A port stats request of an app, waiting for its answer (app-stats.c). */
+struct app_stats_req {
+    ev_timer timeout;
+    struct apps *apps;
+    struct weft_app_handle *app;
+    uint64_t id;
+    char *host;
+    weft_app_port_stats_func *cb;
+    void *aux;
+    struct app_stats_req *prev, *next;
+};
+
 /* One loaded app: the handle apps get. */
 struct weft_app_handle {
     struct apps *apps;
@@ -85,6 +97,9 @@ struct apps {
     void **scratch;
     size_t n_scratch, allocated_scratch;
     unsigned int callback_depth;
+
+    struct app_stats_req *stats_reqs;   /* Doubly linked. */
+    uint64_t next_stats_id;
 };
 
 /* The flows or claims of 'app' changed: bump the versions, tell weftd. */
@@ -105,5 +120,8 @@ void *app_scratch_alloc(struct apps *, size_t size);
 
 /* Cancels every timer of 'app'. */
 void app_cancel_timers(struct weft_app_handle *);
+
+/* Drops the pending port stats requests of 'app' (app-stats.c). */
+void app_cancel_stats_reqs(struct weft_app_handle *);
 
 #endif /* app-internal.h */

@@ -168,6 +168,7 @@ clear_app(struct weft_app_handle *app)
     bool had_claims = app->n_claims > 0;
     bool had_flows = app->flows.n > 0;
     app_cancel_timers(app);
+    app_cancel_stats_reqs(app);
     app_flows_clear(&app->flows);
     for (size_t i = 0; i < app->n_claims; i++) {
         free(app->claims[i]);

@@ -30,6 +30,12 @@ struct apps_env {
                       const char *actions, const void *packet, size_t len,
                       char **errorp);
 
+    /* Asks 'host''s switch for its port counters; the answer goes to
+     * apps_port_stats_reply() with 'id', later.  0, or ENOTCONN (or
+     * ENOENT: no such host) if it cannot be asked; then no answer
+     * comes. */
+    int (*port_stats)(void *aux, const char *host, uint64_t id);
+
     /* The apps' flows or claims changed (apps_get_version()): called from
      * timers too, so weftd should wake up its main loop. */
     void (*changed)(void *aux);
@@ -77,6 +83,12 @@ bool apps_packet_in(struct apps *, const struct weft_app_packet_in *pi);
 /* A flow with a timeout expired on 'host''s switch. */
 void apps_flow_removed(struct apps *, const char *host, uint8_t table,
                        uint16_t priority, uint64_t cookie);
+
+/* The answer to the port stats request 'id' (env's port_stats): the
+ * counters, or an error with none.  Ignored if the request is gone (its
+ * app unloaded, or timed out). */
+void apps_port_stats_reply(struct apps *, uint64_t id, int error,
+                           const struct weft_app_port_stats *, size_t n);
 
 /* Bumped whenever any app's flows or claims change; the claims have their
  * own counter, since they change the core's pipeline. */

@@ -25,6 +25,8 @@ struct recorder {
     int n_packet_outs;
     char actions[64];
     int n_changed;
+    uint64_t stats_id;          /* Last port stats request. */
+    int n_stats_requests;
 };
 
 static int
@@ -35,6 +37,20 @@ rec_packet_out(void *r_, const char *host, uint32_t in_port,
     struct recorder *r = r_;
     r->n_packet_outs++;
     snprintf(r->actions, sizeof r->actions, "%s", actions);
+    return 0;
+}
+
+/* Port stats: host "down" is not connected; others record the request,
+ * which the test answers with apps_port_stats_reply(). */
+static int
+rec_port_stats(void *r_, const char *host, uint64_t id)
+{
+    struct recorder *r = r_;
+    if (!strcmp(host, "down")) {
+        return ENOTCONN;
+    }
+    r->stats_id = id;
+    r->n_stats_requests++;
     return 0;
 }
 
@@ -57,6 +73,7 @@ setup(void **state)
     struct apps_env env = {
         .loop = ev_default_loop(0),
         .packet_out = rec_packet_out,
+        .port_stats = rec_port_stats,
         .changed = rec_changed,
         .aux = &f->rec,
     };
@@ -105,7 +122,7 @@ test_refusals(void **state)
     struct fixture *f = *state;
     expect_refused(f, "bad-abi", EINVAL,
                    "app built for Weft app ABI 99.0, but this weftd speaks "
-                   "ABI 1.0");
+                   "ABI 1.1");
     expect_refused(f, "not-an-app", EINVAL, "not a Weft app: it exports no "
                    "\"weft_app\" symbol");
     expect_refused(f, "no-such-app", ENOENT, "cannot load app");
@@ -382,6 +399,53 @@ test_reload_keeps_old_on_failure(void **state)
     rmdir(dir);
 }
 
+/* Port counters (ABI 1.1): the answer reaches the app that asked, once;
+ * an answer for an app that went is dropped; a host whose switch is not
+ * connected is refused at once. */
+static void
+test_port_stats(void **state)
+{
+    struct fixture *f = *state;
+    char *msg = NULL;
+    assert_int_equal(apps_load(f->apps, app_path(f, "stats"), NULL, NULL, 0,
+                               &msg), 0);
+    uint8_t packet[64] = { 0 };
+    struct weft_app_packet_in pi = {
+        .host = "h1", .in_port = 1, .table = 100, .packet = packet,
+        .len = sizeof packet,
+    };
+    assert_true(apps_packet_in(f->apps, &pi));
+    assert_int_equal(f->rec.n_stats_requests, 1);
+    assert_int_equal(f->rec.n_packet_outs, 0);      /* Not answered yet. */
+
+    struct weft_app_port_stats ps[] = {
+        { .port = 1, .rx_packets = 42 }, { .port = 2, .rx_packets = 7 },
+    };
+    apps_port_stats_reply(f->apps, f->rec.stats_id, 0, ps, 2);
+    assert_int_equal(f->rec.n_packet_outs, 1);
+    assert_string_equal(f->rec.actions, "err=0,n=2,rx=42");
+    /* A second answer to the same request is ignored. */
+    apps_port_stats_reply(f->apps, f->rec.stats_id, 0, ps, 2);
+    assert_int_equal(f->rec.n_packet_outs, 1);
+
+    /* Errors are passed on. */
+    assert_true(apps_packet_in(f->apps, &pi));
+    apps_port_stats_reply(f->apps, f->rec.stats_id, ENOTCONN, NULL, 0);
+    assert_string_equal(f->rec.actions, "err=107,n=0,rx=0");
+
+    /* Not connected: refused at once, nothing pending. */
+    pi.host = "down";
+    assert_true(apps_packet_in(f->apps, &pi));
+    assert_int_equal(f->rec.n_stats_requests, 2);
+
+    /* Unloaded before the answer: the answer is dropped. */
+    pi.host = "h1";
+    assert_true(apps_packet_in(f->apps, &pi));
+    assert_int_equal(apps_unload(f->apps, "stats", &msg), 0);
+    apps_port_stats_reply(f->apps, f->rec.stats_id, 0, ps, 2);
+    assert_int_equal(f->rec.n_packet_outs, 2);
+}
+
 int
 main(void)
 {
@@ -393,6 +457,7 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_vnic_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lookups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_port_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_keeps_old_on_failure,
                                         setup, teardown),
     };
