@@ -74,6 +74,8 @@ struct weft_app_handle {
 struct apps_host {
     char *name;
     bool up;
+    unsigned int flows_version;     /* Bumped by changes to its own flows
+                                     * (apps_host_flows_changed()). */
     struct weft_app_vnic *vnics;    /* Strings owned. */
     size_t n_vnics;
 };
@@ -104,6 +106,9 @@ struct apps {
 
 /* The flows or claims of 'app' changed: bump the versions, tell weftd. */
 void apps_changed(struct apps *, bool claims);
+
+/* Only the flows of 'host' changed (NULL: of every host). */
+void apps_host_flows_changed(struct apps *, const char *host);
 
 /* Records an error of 'app' (counted, kept as its last error, logged). */
 void app_error(struct weft_app_handle *, const char *format, ...)

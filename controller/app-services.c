@@ -56,7 +56,7 @@ weft_app_flow_add(struct weft_app_handle *app, const struct weft_app_flow *f)
         return EINVAL;
     }
     app_flows_add(&app->flows, f);
-    apps_changed(app->apps, false);
+    apps_host_flows_changed(app->apps, f->host);
     return 0;
 }
 
@@ -67,7 +67,7 @@ weft_app_flow_remove(struct weft_app_handle *app, const char *host,
     if (!app_flows_remove(&app->flows, host, table, priority, match)) {
         return ENOENT;
     }
-    apps_changed(app->apps, false);
+    apps_host_flows_changed(app->apps, host);
     return 0;
 }
 

@@ -145,6 +145,26 @@ apps_changed(struct apps *apps, bool claims)
 }
 
 void
+apps_host_flows_changed(struct apps *apps, const char *host)
+{
+    /* Only this host's flows need computing again: with an app adding a
+     * flow per packet-in on one host, recomputing every host's flows each
+     * time would cost O(all flows) per packet-in.  A host the registry
+     * does not know yet (not up, no vNICs) counts as a change for all:
+     * adding it here could move the host array under a caller. */
+    for (size_t i = 0; host && i < apps->n_hosts; i++) {
+        if (!strcmp(apps->hosts[i].name, host)) {
+            apps->hosts[i].flows_version++;
+            if (apps->env.changed) {
+                apps->env.changed(apps->env.aux);
+            }
+            return;
+        }
+    }
+    apps_changed(apps, false);
+}
+
+void
 app_error(struct weft_app_handle *app, const char *format, ...)
 {
     va_list args;
@@ -596,7 +616,7 @@ apps_flow_removed(struct apps *apps, const char *host, uint8_t table,
         && table < app->first_table + WEFT_APP_MAX_TABLES
         && app_flows_expired(&app->flows, slot, host,
                              table - app->first_table, priority, cookie)) {
-        apps_changed(apps, false);
+        apps_host_flows_changed(apps, host);
     }
 }
 
@@ -605,6 +625,18 @@ apps_flow_removed(struct apps *apps, const char *host, uint8_t table,
 unsigned int
 apps_get_version(const struct apps *apps)
 {
+    return apps->version;
+}
+
+unsigned int
+apps_get_flows_version(const struct apps *apps, const char *host)
+{
+    for (size_t i = 0; i < apps->n_hosts; i++) {
+        if (!strcmp(apps->hosts[i].name, host)) {
+            /* Both only grow: any change changes the sum. */
+            return apps->version + apps->hosts[i].flows_version;
+        }
+    }
     return apps->version;
 }
 

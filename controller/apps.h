@@ -90,9 +90,13 @@ void apps_flow_removed(struct apps *, const char *host, uint8_t table,
 void apps_port_stats_reply(struct apps *, uint64_t id, int error,
                            const struct weft_app_port_stats *, size_t n);
 
-/* Bumped whenever any app's flows or claims change; the claims have their
- * own counter, since they change the core's pipeline. */
+/* Bumped whenever any app's flows or claims change, except flows of one
+ * host only (apps_get_flows_version()); the claims have their own
+ * counter, since they change the core's pipeline. */
 unsigned int apps_get_version(const struct apps *);
+/* Changes whenever the flows apps want on 'host' may have changed (a
+ * change for every host, or for this one). */
+unsigned int apps_get_flows_version(const struct apps *, const char *host);
 unsigned int apps_get_claims_version(const struct apps *);
 
 /* Appends the flows every running app wants on 'host' (absolute tables,

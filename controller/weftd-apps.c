@@ -24,7 +24,7 @@ struct app_host_state {
     bool up;
     bool vnics_known;
     unsigned int ports_version;
-    unsigned int flows_version;     /* apps_get_version() pushed. */
+    unsigned int flows_version;     /* apps_get_flows_version() pushed. */
     bool flows_pushed;
 };
 
@@ -246,10 +246,10 @@ weftd_apps_run(struct weftd *d)
     }
 
     /* Flows last: the events above may have changed them. */
-    unsigned int version = apps_get_version(d->apps);
     for (size_t i = 0; i < d->n_hosts; i++) {
         struct host *h = d->hosts[i];
         struct app_host_state *s = get_state(g, h);
+        unsigned int version = apps_get_flows_version(d->apps, s->name);
         if (s->flows_pushed && s->flows_version == version) {
             continue;
         }

@@ -446,6 +446,48 @@ test_port_stats(void **state)
     assert_int_equal(f->rec.n_packet_outs, 2);
 }
 
+/* l2learn (the sample) adds flows for one host: only that host's flows
+ * version moves, so weftd recomputes only that host's flows. */
+static void
+test_per_host_flows_version(void **state)
+{
+    struct fixture *f = *state;
+    const char *dir = getenv("SAMPLE_APPS_DIR");
+    char path[512], *msg = NULL;
+    assert_non_null(dir);
+    snprintf(path, sizeof path, "%s/l2learn.so", dir);
+    struct weft_app_kv cfg[] = { { "segment", "seg" } };
+    assert_int_equal(apps_load(f->apps, path, NULL, cfg, 1, &msg), 0);
+    apps_host_up(f->apps, "h1");
+    apps_host_up(f->apps, "h2");
+    unsigned int v1 = apps_get_flows_version(f->apps, "h1");
+    unsigned int v2 = apps_get_flows_version(f->apps, "h2");
+
+    /* A from port 1 (learned), then B -> A from port 2: a flow on h1. */
+    uint8_t a_to_b[64] = { 2, 0, 0, 0, 0, 0xb, 2, 0, 0, 0, 0, 0xa };
+    uint8_t b_to_a[64] = { 2, 0, 0, 0, 0, 0xa, 2, 0, 0, 0, 0, 0xb };
+    struct weft_app_packet_in pi = {
+        .host = "h1", .in_port = 1, .table = 100, .packet = a_to_b,
+        .len = sizeof a_to_b,
+    };
+    assert_true(apps_packet_in(f->apps, &pi));
+    pi.in_port = 2;
+    pi.packet = b_to_a;
+    assert_true(apps_packet_in(f->apps, &pi));
+    assert_int_not_equal(apps_get_flows_version(f->apps, "h1"), v1);
+    assert_int_equal(apps_get_flows_version(f->apps, "h2"), v2);
+    assert_string_equal(f->rec.actions, "output:1");
+
+    struct weft_flow_set flows;
+    weft_flow_set_init(&flows);
+    apps_get_flows(f->apps, "h1", &flows);
+    assert_int_equal(flows.n, 2);
+    weft_flow_set_clear(&flows);
+    apps_get_flows(f->apps, "h2", &flows);
+    assert_int_equal(flows.n, 1);
+    weft_flow_set_destroy(&flows);
+}
+
 int
 main(void)
 {
@@ -458,6 +500,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_vnic_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lookups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_port_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_per_host_flows_version, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_reload_keeps_old_on_failure,
                                         setup, teardown),
     };
