@@ -56,7 +56,7 @@ weft_app_flow_add(struct weft_app_handle *app, const struct weft_app_flow *f)
         return EINVAL;
     }
     app_flows_add(&app->flows, f);
-    apps_changed(app->apps, false);
+    apps_host_flows_changed(app->apps, f->host);
     return 0;
 }
 
@@ -67,7 +67,7 @@ weft_app_flow_remove(struct weft_app_handle *app, const char *host,
     if (!app_flows_remove(&app->flows, host, table, priority, match)) {
         return ENOENT;
     }
-    apps_changed(app->apps, false);
+    apps_host_flows_changed(app->apps, host);
     return 0;
 }
 
@@ -99,13 +99,20 @@ weft_app_packet_out(struct weft_app_handle *app, const char *host,
 WEFT_APP_EXPORT int
 weft_app_claim_segment(struct weft_app_handle *app, const char *segment)
 {
+    for (size_t j = 0; j < app->n_claims; j++) {
+        if (!strcmp(app->claims[j], segment)) {
+            return 0;
+        }
+    }
     for (int i = 0; i < WEFT_APP_MAX_APPS; i++) {
         const struct weft_app_handle *other = app->apps->slots[i];
+        /* During a reload, 'app' is not in a slot yet, and takes over the
+         * claims of the version it replaces. */
+        if (other == app || other == app->replaces) {
+            continue;
+        }
         for (size_t j = 0; other && j < other->n_claims; j++) {
             if (!strcmp(other->claims[j], segment)) {
-                if (other == app) {
-                    return 0;
-                }
                 app_error(app, "segment %s is already claimed by app %s",
                           segment, other->name);
                 return EBUSY;
@@ -155,7 +162,9 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     if (!repeat) {
         free(t);
     }
+    app_callback_begin(app->apps);
     cb(app, aux);
+    app_callback_end(app->apps);
 }
 
 WEFT_APP_EXPORT struct weft_app_timer *
@@ -232,20 +241,22 @@ weft_app_get_vnics(const struct weft_app_handle *app, const char *host,
     struct apps *apps = app->apps;
     size_t n = 0;
     for (size_t i = 0; i < apps->n_hosts; i++) {
-        n += apps->hosts[i].n_vnics;
+        if (!host || !strcmp(host, apps->hosts[i].name)) {
+            n += apps->hosts[i].n_vnics;
+        }
     }
-    free(apps->all_vnics);
-    apps->all_vnics = xcalloc(n + 1, sizeof *apps->all_vnics);
+    /* A copy of the array (its strings are the registry's, which change
+     * only between callbacks): a later call does not disturb it. */
+    struct weft_app_vnic *all = app_scratch_alloc(apps, n * sizeof *all);
     n = 0;
     for (size_t i = 0; i < apps->n_hosts; i++) {
         const struct apps_host *h = &apps->hosts[i];
         if (!host || !strcmp(host, h->name)) {
-            memcpy(&apps->all_vnics[n], h->vnics,
-                   h->n_vnics * sizeof *h->vnics);
+            memcpy(&all[n], h->vnics, h->n_vnics * sizeof *h->vnics);
             n += h->n_vnics;
         }
     }
-    *vnics = apps->all_vnics;
+    *vnics = all;
     return n;
 }
 
@@ -254,14 +265,13 @@ weft_app_get_hosts(const struct weft_app_handle *app,
                    const char *const **hosts)
 {
     struct apps *apps = app->apps;
-    free(apps->up_hosts);
-    apps->up_hosts = xcalloc(apps->n_hosts + 1, sizeof *apps->up_hosts);
+    const char **up = app_scratch_alloc(apps, apps->n_hosts * sizeof *up);
     size_t n = 0;
     for (size_t i = 0; i < apps->n_hosts; i++) {
         if (apps->hosts[i].up) {
-            apps->up_hosts[n++] = apps->hosts[i].name;
+            up[n++] = apps->hosts[i].name;
         }
     }
-    *hosts = apps->up_hosts;
+    *hosts = up;
     return n;
 }

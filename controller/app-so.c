@@ -3,8 +3,12 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "xalloc.h"
 
@@ -30,20 +34,21 @@ refuse(struct app_so *so, char **errorp, char *msg)
     return EINVAL;
 }
 
-int
-app_so_open(const char *path, struct app_so *so, char **errorp)
+/* Opens 'dlpath' (the file itself, or its copy) and checks the app in it;
+ * messages name 'path'. */
+static int
+open_and_check(const char *path, const char *dlpath, struct app_so *so,
+               char **errorp)
 {
-    memset(so, 0, sizeof *so);
-    if (path[0] != '/') {
-        *errorp = xasprintf("%s: an app's path must be absolute", path);
-        return EINVAL;
-    }
     /* dlerror() says "cannot open shared object file" or the undefined
      * symbol, with the path: clear enough as it is. */
-    so->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    so->dl = dlopen(dlpath, RTLD_NOW | RTLD_LOCAL);
     if (!so->dl) {
         const char *e = dlerror();
-        *errorp = xasprintf("cannot load app: %s", e ? e : path);
+        *errorp = (strcmp(path, dlpath)
+                   ? xasprintf("cannot load app %s: %s", path,
+                               e ? e : dlpath)
+                   : xasprintf("cannot load app: %s", e ? e : path));
         return ENOENT;
     }
     dlerror();
@@ -89,12 +94,84 @@ app_so_open(const char *path, struct app_so *so, char **errorp)
     return 0;
 }
 
+int
+app_so_open(const char *path, struct app_so *so, char **errorp)
+{
+    memset(so, 0, sizeof *so);
+    if (path[0] != '/') {
+        *errorp = xasprintf("%s: an app's path must be absolute", path);
+        return EINVAL;
+    }
+    return open_and_check(path, path, so, errorp);
+}
+
+int
+app_so_open_copy(const char *path, struct app_so *so, char **errorp)
+{
+    memset(so, 0, sizeof *so);
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        int error = errno;
+        *errorp = xasprintf("cannot load app: %s: %s", path,
+                            strerror(error));
+        return error == ENOENT ? ENOENT : EIO;
+    }
+    int fd = memfd_create("weft-app", MFD_CLOEXEC);
+    if (fd < 0) {
+        int error = errno;
+        close(in);
+        *errorp = xasprintf("cannot load app %s: memfd_create: %s", path,
+                            strerror(error));
+        return error;
+    }
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0) {
+        for (ssize_t done = 0; done < n; ) {
+            ssize_t w = write(fd, buf + done, n - done);
+            if (w < 0) {
+                n = -1;
+                break;
+            }
+            done += w;
+        }
+        if (n < 0) {
+            break;
+        }
+    }
+    int error = n < 0 ? errno : 0;
+    close(in);
+    if (error) {
+        close(fd);
+        *errorp = xasprintf("cannot load app: copying %s: %s", path,
+                            strerror(error));
+        return EIO;
+    }
+    char dlpath[64];
+    snprintf(dlpath, sizeof dlpath, "/proc/self/fd/%d", fd);
+    error = open_and_check(path, dlpath, so, errorp);
+    if (error) {
+        close(fd);
+        return error;
+    }
+    /* The fd stays open while the copy is loaded: the dynamic loader knows
+     * the copy by the name "/proc/self/fd/N", and would hand out this copy
+     * again for a later copy that got the same fd number. */
+    so->copy_fd = fd;
+    so->has_copy = true;
+    return 0;
+}
+
 void
 app_so_close(struct app_so *so)
 {
     if (so->dl) {
         dlclose(so->dl);
     }
+    if (so->has_copy) {
+        close(so->copy_fd);
+    }
+    so->has_copy = false;
     so->dl = NULL;
     so->desc = NULL;
 }

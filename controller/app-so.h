@@ -4,11 +4,15 @@
 #ifndef WEFT_APP_SO_H
 #define WEFT_APP_SO_H 1
 
+#include <stdbool.h>
+
 #include "weft/app.h"
 
 struct app_so {
     void *dl;                                   /* From dlopen(). */
     const struct weft_app_descriptor *desc;     /* Its 'weft_app'. */
+    bool has_copy;                              /* app_so_open_copy(). */
+    int copy_fd;                                /* Its memfd, if so. */
 };
 
 /* Opens 'path' (RTLD_NOW | RTLD_LOCAL: unresolved symbols fail now, the
@@ -16,6 +20,13 @@ struct app_so {
  * a positive errno value with a malloc'd message in '*errorp' naming the
  * file and the problem; then 'so' is left closed. */
 int app_so_open(const char *path, struct app_so *so, char **errorp);
+
+/* Like app_so_open(), but loads a private copy of the file (through a
+ * memfd): dlopen() of a file that is loaded already (same path, or same
+ * inode) returns the object loaded, so a new version of a running app
+ * must be read this way to run beside the old one until it is known to
+ * start.  Messages name 'path', not the copy. */
+int app_so_open_copy(const char *path, struct app_so *so, char **errorp);
 
 /* Closes 'so' (accepts a closed one). */
 void app_so_close(struct app_so *so);

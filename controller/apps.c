@@ -38,6 +38,47 @@ apps_create(const struct apps_env *env)
 static void drop_app(struct apps *, struct weft_app_handle *);
 
 static void
+app_callback_end_all(struct apps *apps)
+{
+    for (size_t i = 0; i < apps->n_scratch; i++) {
+        free(apps->scratch[i]);
+    }
+    apps->n_scratch = 0;
+}
+
+void
+app_callback_begin(struct apps *apps)
+{
+    apps->callback_depth++;
+}
+
+void
+app_callback_end(struct apps *apps)
+{
+    /* A lookup outside any callback (a mistake, but possible from a
+     * thread-less app's own code) is freed by the next callback's end. */
+    if (apps->callback_depth) {
+        apps->callback_depth--;
+    }
+    if (!apps->callback_depth) {
+        app_callback_end_all(apps);
+    }
+}
+
+void *
+app_scratch_alloc(struct apps *apps, size_t size)
+{
+    if (apps->n_scratch >= apps->allocated_scratch) {
+        apps->allocated_scratch = 2 * apps->allocated_scratch + 8;
+        apps->scratch = xrealloc(apps->scratch, apps->allocated_scratch
+                                 * sizeof *apps->scratch);
+    }
+    void *p = xzalloc(size ? size : 1);
+    apps->scratch[apps->n_scratch++] = p;
+    return p;
+}
+
+static void
 free_vnics(struct weft_app_vnic *vnics, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -67,8 +108,9 @@ apps_destroy(struct apps *apps)
     }
     free(apps->hosts);
     free(apps->claims);
-    free(apps->up_hosts);
-    free(apps->all_vnics);
+    apps->callback_depth = 0;
+    app_callback_end_all(apps);
+    free(apps->scratch);
     free(apps);
 }
 
@@ -103,6 +145,26 @@ apps_changed(struct apps *apps, bool claims)
 }
 
 void
+apps_host_flows_changed(struct apps *apps, const char *host)
+{
+    /* Only this host's flows need computing again: with an app adding a
+     * flow per packet-in on one host, recomputing every host's flows each
+     * time would cost O(all flows) per packet-in.  A host the registry
+     * does not know yet (not up, no vNICs) counts as a change for all:
+     * adding it here could move the host array under a caller. */
+    for (size_t i = 0; host && i < apps->n_hosts; i++) {
+        if (!strcmp(apps->hosts[i].name, host)) {
+            apps->hosts[i].flows_version++;
+            if (apps->env.changed) {
+                apps->env.changed(apps->env.aux);
+            }
+            return;
+        }
+    }
+    apps_changed(apps, false);
+}
+
+void
 app_error(struct weft_app_handle *app, const char *format, ...)
 {
     va_list args;
@@ -124,7 +186,9 @@ static void
 clear_app(struct weft_app_handle *app)
 {
     bool had_claims = app->n_claims > 0;
+    bool had_flows = app->flows.n > 0;
     app_cancel_timers(app);
+    app_cancel_stats_reqs(app);
     app_flows_clear(&app->flows);
     for (size_t i = 0; i < app->n_claims; i++) {
         free(app->claims[i]);
@@ -132,24 +196,26 @@ clear_app(struct weft_app_handle *app)
     free(app->claims);
     app->claims = NULL;
     app->n_claims = 0;
-    apps_changed(app->apps, had_claims);
+    if (had_flows || had_claims) {
+        apps_changed(app->apps, had_claims);
+    }
 }
 
 static void
 call_destroy(struct weft_app_handle *app)
 {
     if (app->state == APP_RUNNING && app->so.desc->destroy) {
+        app_callback_begin(app->apps);
         app->so.desc->destroy(app);
+        app_callback_end(app->apps);
     }
 }
 
-/* Unloads 'app' and frees it. */
+/* Frees 'app', whose flows, claims and timers are gone, and closes its
+ * code. */
 static void
-drop_app(struct apps *apps, struct weft_app_handle *app)
+free_handle(struct weft_app_handle *app)
 {
-    call_destroy(app);
-    apps->slots[app->slot] = NULL;
-    clear_app(app);
     app_flows_destroy(&app->flows);
     app_so_close(&app->so);
     for (size_t i = 0; i < app->n_config; i++) {
@@ -161,6 +227,39 @@ drop_app(struct apps *apps, struct weft_app_handle *app)
     free(app->path);
     free(app->last_error);
     free(app);
+}
+
+/* Unloads 'app' and frees it. */
+static void
+drop_app(struct apps *apps, struct weft_app_handle *app)
+{
+    call_destroy(app);
+    apps->slots[app->slot] = NULL;
+    clear_app(app);
+    free_handle(app);
+}
+
+/* A handle for the code in 'so' (taken over), in 'slot', with a copy of
+ * 'config'.  Not in the registry's slots yet. */
+static struct weft_app_handle *
+new_handle(struct apps *apps, const char *path, const struct app_so *so,
+           int slot, const struct weft_app_kv *config, size_t n_config)
+{
+    struct weft_app_handle *app = xzalloc(sizeof *app);
+    app->apps = apps;
+    app->name = xstrdup(so->desc->name);
+    app->path = xstrdup(path);
+    app->so = *so;
+    app->slot = slot;
+    app->first_table = PIPELINE_T_APPS_FIRST + slot * WEFT_APP_MAX_TABLES;
+    app_flows_init(&app->flows);
+    app->config = xcalloc(n_config + 1, sizeof *app->config);
+    for (size_t i = 0; i < n_config; i++) {
+        app->config[i].key = xstrdup(config[i].key);
+        app->config[i].value = xstrdup(config[i].value);
+    }
+    app->n_config = n_config;
+    return app;
 }
 
 /* A callback of 'app' returned 'error': the app stops. */
@@ -181,7 +280,9 @@ disable(struct weft_app_handle *app, const char *callback, int error)
     do {                                                                \
         struct weft_app_handle *app_ = (APP);                           \
         if (app_->state == APP_RUNNING && app_->so.desc->CB) {          \
+            app_callback_begin(app_->apps);                             \
             int error_ = app_->so.desc->CB(app_, __VA_ARGS__);          \
+            app_callback_end(app_->apps);                               \
             if (error_) {                                               \
                 disable(app_, #CB, error_ > 0 ? error_ : EINVAL);       \
             }                                                           \
@@ -223,7 +324,9 @@ start_app(struct weft_app_handle *app, char **errorp)
     app->state = APP_RUNNING;
     if (app->so.desc->init) {
         app->in_init = true;
+        app_callback_begin(app->apps);
         int error = app->so.desc->init(app, app->config, app->n_config);
+        app_callback_end(app->apps);
         app->in_init = false;
         if (error) {
             clear_app(app);
@@ -272,20 +375,8 @@ apps_load(struct apps *apps, const char *path, const char *expected_name,
         return ENOSPC;
     }
 
-    struct weft_app_handle *app = xzalloc(sizeof *app);
-    app->apps = apps;
-    app->name = xstrdup(name);
-    app->path = xstrdup(path);
-    app->so = so;
-    app->slot = slot;
-    app->first_table = PIPELINE_T_APPS_FIRST + slot * WEFT_APP_MAX_TABLES;
-    app_flows_init(&app->flows);
-    app->config = xcalloc(n_config + 1, sizeof *app->config);
-    for (size_t i = 0; i < n_config; i++) {
-        app->config[i].key = xstrdup(config[i].key);
-        app->config[i].value = xstrdup(config[i].value);
-    }
-    app->n_config = n_config;
+    struct weft_app_handle *app = new_handle(apps, path, &so, slot, config,
+                                             n_config);
     apps->slots[slot] = app;
 
     error = start_app(app, errorp);
@@ -317,45 +408,51 @@ apps_unload(struct apps *apps, const char *name, char **errorp)
 int
 apps_reload(struct apps *apps, const char *name, char **errorp)
 {
-    struct weft_app_handle *app = find_app(apps, name);
-    if (!app) {
+    struct weft_app_handle *old = find_app(apps, name);
+    if (!old) {
         *errorp = xasprintf("no app named \"%s\" is loaded", name);
         return ENOENT;
     }
-    /* The old code goes first: dlopen() of the same path would return it
-     * again while it is loaded.  Its flows are forgotten here and declared
-     * again by the new init() before weftd's loop runs, so the switches
-     * only see what differs. */
-    call_destroy(app);
-    app_cancel_timers(app);
-    app_flows_clear(&app->flows);
-    for (size_t i = 0; i < app->n_claims; i++) {
-        free(app->claims[i]);
-    }
-    app->n_claims = 0;
-    app_so_close(&app->so);
-    app->state = APP_FAILED;
 
-    int error = app_so_open(app->path, &app->so, errorp);
-    if (!error && strcmp(app->so.desc->name, app->name)) {
+    /* The new version starts beside the old one, which keeps running (and
+     * keeps its flows on the switches) until the new init() succeeded:
+     * a reload that fails changes nothing.  It is read from a private
+     * copy, since dlopen() of the path would return the old code. */
+    struct app_so so;
+    int error = app_so_open_copy(old->path, &so, errorp);
+    if (!error && strcmp(so.desc->name, old->name)) {
         *errorp = xasprintf("%s: the new version calls itself \"%s\", not "
-                            "\"%s\"", app->path, app->so.desc->name,
-                            app->name);
-        app_so_close(&app->so);
+                            "\"%s\"", old->path, so.desc->name, old->name);
+        app_so_close(&so);
         error = EINVAL;
     }
+    struct weft_app_handle *app = NULL;
     if (!error) {
-        free(app->last_error);
-        app->last_error = NULL;
+        app = new_handle(apps, old->path, &so, old->slot, old->config,
+                         old->n_config);
+        app->replaces = old;
         error = start_app(app, errorp);
+        app->replaces = NULL;
     }
     if (error) {
-        app->state = APP_FAILED;
-        app_so_close(&app->so);
-        app_error(app, "reload failed: %s", *errorp);
-        apps_changed(apps, true);
+        if (app) {
+            app->state = APP_FAILED;
+            free_handle(app);
+        }
+        app_error(old, "reload failed, the version %s stays: %s",
+                  app_state_to_string(old->state), *errorp);
         return error;
     }
+
+    /* Swap.  The old flows are forgotten and the new ones, declared by the
+     * new init(), take their place in the same slot before weftd's loop
+     * runs again, so the switches only see what differs. */
+    app->n_packet_ins = old->n_packet_ins;
+    app->n_errors = old->n_errors;
+    call_destroy(old);
+    apps->slots[old->slot] = app;
+    clear_app(old);
+    free_handle(old);
     WEFT_INFO("app %s reloaded from %s", app->name, app->path);
     apps_changed(apps, true);
     replay(apps, app);
@@ -474,7 +571,9 @@ apps_policy_changed(struct apps *apps)
         if (apps->slots[i] && apps->slots[i]->state == APP_RUNNING
             && apps->slots[i]->so.desc->policy_changed) {
             struct weft_app_handle *app = apps->slots[i];
+            app_callback_begin(apps);
             int error = app->so.desc->policy_changed(app);
+            app_callback_end(apps);
             if (error) {
                 disable(app, "policy_changed", error > 0 ? error : EINVAL);
             }
@@ -517,7 +616,7 @@ apps_flow_removed(struct apps *apps, const char *host, uint8_t table,
         && table < app->first_table + WEFT_APP_MAX_TABLES
         && app_flows_expired(&app->flows, slot, host,
                              table - app->first_table, priority, cookie)) {
-        apps_changed(apps, false);
+        apps_host_flows_changed(apps, host);
     }
 }
 
@@ -526,6 +625,18 @@ apps_flow_removed(struct apps *apps, const char *host, uint8_t table,
 unsigned int
 apps_get_version(const struct apps *apps)
 {
+    return apps->version;
+}
+
+unsigned int
+apps_get_flows_version(const struct apps *apps, const char *host)
+{
+    for (size_t i = 0; i < apps->n_hosts; i++) {
+        if (!strcmp(apps->hosts[i].name, host)) {
+            /* Both only grow: any change changes the sum. */
+            return apps->version + apps->hosts[i].flows_version;
+        }
+    }
     return apps->version;
 }
 

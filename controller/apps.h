@@ -30,6 +30,12 @@ struct apps_env {
                       const char *actions, const void *packet, size_t len,
                       char **errorp);
 
+    /* Asks 'host''s switch for its port counters; the answer goes to
+     * apps_port_stats_reply() with 'id', later.  0, or ENOTCONN (or
+     * ENOENT: no such host) if it cannot be asked; then no answer
+     * comes. */
+    int (*port_stats)(void *aux, const char *host, uint64_t id);
+
     /* The apps' flows or claims changed (apps_get_version()): called from
      * timers too, so weftd should wake up its main loop. */
     void (*changed)(void *aux);
@@ -55,11 +61,13 @@ int apps_load(struct apps *, const char *path, const char *expected_name,
  * ENOENT with a message if there is no such app. */
 int apps_unload(struct apps *, const char *name, char **errorp);
 
-/* Loads the app's file again (a new version, or a disabled app): the old
- * one's destroy() is called, the new one's init() declares its flows, and
- * only the differences reach the switches.  The app keeps its slot, tables
- * and configuration.  On failure the app stays listed, "failed", without
- * flows, and '*errorp' says why. */
+/* Loads the app's file again (a new version, or a disabled app): the new
+ * version's init() runs first, beside the old one; if it succeeds, the
+ * old one's destroy() is called and the new one's flows replace the old
+ * ones (only the differences reach the switches).  The app keeps its
+ * slot, tables, configuration and counters.  On failure nothing changes:
+ * the old version keeps running (or stays disabled) with its flows, the
+ * error is recorded as its last error, and '*errorp' says why. */
 int apps_reload(struct apps *, const char *name, char **errorp);
 
 /* Events.  A callback that returns an error disables its app. */
@@ -76,9 +84,19 @@ bool apps_packet_in(struct apps *, const struct weft_app_packet_in *pi);
 void apps_flow_removed(struct apps *, const char *host, uint8_t table,
                        uint16_t priority, uint64_t cookie);
 
-/* Bumped whenever any app's flows or claims change; the claims have their
- * own counter, since they change the core's pipeline. */
+/* The answer to the port stats request 'id' (env's port_stats): the
+ * counters, or an error with none.  Ignored if the request is gone (its
+ * app unloaded, or timed out). */
+void apps_port_stats_reply(struct apps *, uint64_t id, int error,
+                           const struct weft_app_port_stats *, size_t n);
+
+/* Bumped whenever any app's flows or claims change, except flows of one
+ * host only (apps_get_flows_version()); the claims have their own
+ * counter, since they change the core's pipeline. */
 unsigned int apps_get_version(const struct apps *);
+/* Changes whenever the flows apps want on 'host' may have changed (a
+ * change for every host, or for this one). */
+unsigned int apps_get_flows_version(const struct apps *, const char *host);
 unsigned int apps_get_claims_version(const struct apps *);
 
 /* Appends the flows every running app wants on 'host' (absolute tables,

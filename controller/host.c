@@ -1009,6 +1009,16 @@ host_packet_out(struct host *h, uint32_t in_port, const char *actions,
                                 errorp);
 }
 
+int
+host_request_port_stats(struct host *h, of_port_stats_cb *cb, void *aux)
+{
+    if (!h->sw) {
+        return ENOTCONN;
+    }
+    of_switch_request_port_stats(h->sw, cb, aux);
+    return 0;
+}
+
 void
 host_detach_switch(struct host *h, struct of_switch *sw)
 {

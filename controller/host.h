@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "host-fsm.h"
+#include "openflow.h"
 
 struct ev_loop;
 struct inventory;
@@ -142,6 +143,11 @@ bool host_is_connected(const struct host *);
  * malloc'd message. */
 int host_packet_out(struct host *, uint32_t in_port, const char *actions,
                     const void *packet, size_t len, char **errorp);
+
+/* Asks the host's switch for its ports' counters (see
+ * of_switch_request_port_stats()).  ENOTCONN if the switch is not
+ * connected: then 'cb' is not called. */
+int host_request_port_stats(struct host *, of_port_stats_cb *, void *aux);
 
 /* A snapshot of a host for status output; strings valid until the next
  * loop iteration. */

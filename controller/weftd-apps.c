@@ -2,6 +2,7 @@
 #include "weftd-apps.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,7 @@ struct app_host_state {
     bool up;
     bool vnics_known;
     unsigned int ports_version;
-    unsigned int flows_version;     /* apps_get_version() pushed. */
+    unsigned int flows_version;     /* apps_get_flows_version() pushed. */
     bool flows_pushed;
 };
 
@@ -56,6 +57,42 @@ env_packet_out(void *d_, const char *host, uint32_t in_port,
     return host_packet_out(h, in_port, actions, packet, len, errorp);
 }
 
+/* A switch answered (or not) a port stats request of an app: 'aux' is
+ * the request's ID in the registry. */
+static void
+port_stats_cb(struct of_switch *sw, void *aux, int error,
+              const struct of_port_stats *ps, size_t n)
+{
+    struct weftd *d = of_switch_get_listener_aux(sw);
+    if (!d->apps) {
+        return;                 /* weftd is exiting. */
+    }
+    struct weft_app_port_stats *stats = xcalloc(n + 1, sizeof *stats);
+    for (size_t i = 0; i < n; i++) {
+        stats[i] = (struct weft_app_port_stats) {
+            .port = ps[i].port,
+            .rx_packets = ps[i].rx_packets,
+            .tx_packets = ps[i].tx_packets,
+            .rx_bytes = ps[i].rx_bytes,
+            .tx_bytes = ps[i].tx_bytes,
+            .rx_dropped = ps[i].rx_dropped,
+            .tx_dropped = ps[i].tx_dropped,
+        };
+    }
+    apps_port_stats_reply(d->apps, (uintptr_t) aux, error, stats, n);
+    free(stats);
+}
+
+static int
+env_port_stats(void *d_, const char *host, uint64_t id)
+{
+    struct host *h = find_host(d_, host);
+    if (!h) {
+        return ENOENT;
+    }
+    return host_request_port_stats(h, port_stats_cb, (void *) (uintptr_t) id);
+}
+
 static void
 env_changed(void *d_)
 {
@@ -69,6 +106,7 @@ weftd_apps_init(struct weftd *d)
     struct apps_env env = {
         .loop = d->loop,
         .packet_out = env_packet_out,
+        .port_stats = env_port_stats,
         .changed = env_changed,
         .aux = d,
     };
@@ -208,10 +246,10 @@ weftd_apps_run(struct weftd *d)
     }
 
     /* Flows last: the events above may have changed them. */
-    unsigned int version = apps_get_version(d->apps);
     for (size_t i = 0; i < d->n_hosts; i++) {
         struct host *h = d->hosts[i];
         struct app_host_state *s = get_state(g, h);
+        unsigned int version = apps_get_flows_version(d->apps, s->name);
         if (s->flows_pushed && s->flows_version == version) {
             continue;
         }

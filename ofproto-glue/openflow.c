@@ -10,9 +10,11 @@
 #include <sys/socket.h>
 
 #include "openvswitch/list.h"
+#include "openvswitch/netdev.h"
 #include "openvswitch/ofp-actions.h"
 #include "openvswitch/ofp-monitor.h"
 #include "openvswitch/ofp-packet.h"
+#include "openvswitch/ofp-port.h"
 #include "openvswitch/ofp-protocol.h"
 #include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-msgs.h"
@@ -52,6 +54,17 @@ struct of_switch {
     unsigned int n_tables;
     void *owner;                    /* From switch_up(), or NULL. */
     struct flow_table *ft;          /* Once identified. */
+    struct ovs_list port_stats_reqs; /* Of struct port_stats_req. */
+};
+
+/* A port stats request waiting for (the rest of) its reply. */
+struct port_stats_req {
+    struct ovs_list node;           /* In of_switch's 'port_stats_reqs'. */
+    ovs_be32 xid;
+    of_port_stats_cb *cb;
+    void *aux;
+    struct of_port_stats *stats;
+    size_t n, allocated;
 };
 
 struct of_listener {
@@ -139,8 +152,24 @@ of_listener_create(const char *target,
 }
 
 static void
-switch_free(struct of_switch *sw)
+port_stats_req_free(struct port_stats_req *req)
 {
+    ovs_list_remove(&req->node);
+    free(req->stats);
+    free(req);
+}
+
+/* Frees 'sw'; with 'notify', tells the owners of pending requests. */
+static void
+switch_free(struct of_switch *sw, bool notify)
+{
+    struct port_stats_req *req;
+    LIST_FOR_EACH_SAFE (req, node, &sw->port_stats_reqs) {
+        if (notify) {
+            req->cb(sw, req->aux, ENOTCONN, NULL, 0);
+        }
+        port_stats_req_free(req);
+    }
     ovs_list_remove(&sw->node);
     flow_table_destroy(sw->ft);
     rconn_destroy(sw->rconn);
@@ -156,7 +185,7 @@ of_listener_destroy(struct of_listener *l)
     }
     struct of_switch *sw;
     LIST_FOR_EACH_SAFE (sw, node, &l->switches) {
-        switch_free(sw);
+        switch_free(sw, false);
     }
     pvconn_close(l->pvconn);
     free(l->target);
@@ -180,6 +209,7 @@ accept_switches(struct of_listener *l)
         struct of_switch *sw = xzalloc(sizeof *sw);
         sw->listener = l;
         sw->peer = xstrdup(vconn_get_name(vconn));
+        ovs_list_init(&sw->port_stats_reqs);
         sw->rconn = rconn_create(PROBE_INTERVAL_S, 0, 0, ALLOWED_VERSIONS);
         rconn_connect_unreliably(sw->rconn, vconn, sw->peer);
         ovs_list_push_back(&l->switches, &sw->node);
@@ -277,6 +307,75 @@ handle_flow_removed(struct of_switch *sw, const struct ofp_header *oh)
     }
 }
 
+static struct port_stats_req *
+find_port_stats_req(const struct of_switch *sw, ovs_be32 xid)
+{
+    struct port_stats_req *req;
+    LIST_FOR_EACH (req, node, &sw->port_stats_reqs) {
+        if (req->xid == xid) {
+            return req;
+        }
+    }
+    return NULL;
+}
+
+/* A part of a port stats reply; the last one completes the request. */
+static void
+handle_port_stats_reply(struct of_switch *sw, const struct ofp_header *oh)
+{
+    struct port_stats_req *req = find_port_stats_req(sw, oh->xid);
+    if (!req) {
+        return;
+    }
+    struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
+    for (;;) {
+        struct ofputil_port_stats ps;
+        int retval = ofputil_decode_port_stats(&ps, &b);
+        if (retval) {
+            if (retval != EOF) {
+                WEFT_WARN("%s: malformed port stats reply (%s); using the "
+                          "ports decoded so far", sw->peer,
+                          ofperr_to_string(retval));
+            }
+            break;
+        }
+        if (req->n >= req->allocated) {
+            req->allocated = 2 * req->allocated + 16;
+            req->stats = xrealloc(req->stats,
+                                  req->allocated * sizeof *req->stats);
+        }
+        req->stats[req->n++] = (struct of_port_stats) {
+            .port = (OVS_FORCE uint16_t) ps.port_no,
+            .rx_packets = ps.stats.rx_packets,
+            .tx_packets = ps.stats.tx_packets,
+            .rx_bytes = ps.stats.rx_bytes,
+            .tx_bytes = ps.stats.tx_bytes,
+            .rx_dropped = ps.stats.rx_dropped,
+            .tx_dropped = ps.stats.tx_dropped,
+        };
+        netdev_free_custom_stats_counters(&ps.custom_stats);
+    }
+    if (!ofpmp_more(oh)) {
+        req->cb(sw, req->aux, 0, req->stats, req->n);
+        port_stats_req_free(req);
+    }
+}
+
+/* An error reply to a port stats request: true if it was one. */
+static bool
+port_stats_error(struct of_switch *sw, const struct ofp_header *oh)
+{
+    struct port_stats_req *req = find_port_stats_req(sw, oh->xid);
+    if (!req) {
+        return false;
+    }
+    WEFT_WARN("%s: switch refused a port stats request: %s", sw->peer,
+              ofperr_to_string(ofperr_decode_msg(oh, NULL)));
+    req->cb(sw, req->aux, EPROTO, NULL, 0);
+    port_stats_req_free(req);
+    return true;
+}
+
 static void
 handle_msg(struct of_switch *sw, struct ofpbuf *msg)
 {
@@ -300,6 +399,9 @@ handle_msg(struct of_switch *sw, struct ofpbuf *msg)
         handle_features_reply(sw, msg);
         break;
     case OFPTYPE_ERROR: {
+        if (port_stats_error(sw, oh)) {
+            break;
+        }
         char *s = ofp_to_string(oh, ntohs(oh->length), NULL, NULL, 1);
         WEFT_WARN("%s: switch reported an error: %s", sw->peer, s);
         free(s);
@@ -312,6 +414,9 @@ handle_msg(struct of_switch *sw, struct ofpbuf *msg)
         if (sw->ft) {
             handle_flow_removed(sw, oh);
         }
+        break;
+    case OFPTYPE_PORT_STATS_REPLY:
+        handle_port_stats_reply(sw, oh);
         break;
     default:
         /* Port status, replies: consumed by later layers. */
@@ -357,7 +462,7 @@ of_listener_run(struct of_listener *l)
             if (sw->owner) {
                 l->cbs.switch_down(sw->owner, sw);
             }
-            switch_free(sw);
+            switch_free(sw, true);
         }
     }
 }
@@ -481,4 +586,20 @@ of_switch_packet_out(struct of_switch *sw, uint32_t in_port,
                  &po, ofputil_protocol_from_ofp_version(version)));
     ofpbuf_uninit(&ofpacts);
     return 0;
+}
+
+void
+of_switch_request_port_stats(struct of_switch *sw, of_port_stats_cb *cb,
+                             void *aux)
+{
+    struct port_stats_req *req = xzalloc(sizeof *req);
+    struct ofpbuf *msg = ofputil_encode_dump_ports_request(
+        rconn_get_version(sw->rconn), OFPP_ANY);
+    req->xid = ((const struct ofp_header *) msg->data)->xid;
+    req->cb = cb;
+    req->aux = aux;
+    ovs_list_push_back(&sw->port_stats_reqs, &req->node);
+    /* A send that fails means the connection is going: switch_free()
+     * then reports ENOTCONN. */
+    send_msg(sw, msg);
 }

@@ -128,6 +128,30 @@ int of_switch_packet_out(struct of_switch *, uint32_t in_port,
                          const char *actions, const void *packet, size_t len,
                          char **errorp);
 
+/* Port counters.
+ *
+ * One OpenFlow port's counters, from a port stats reply ("rx" is what the
+ * switch received on the port: for a VM's port, what the VM sent). */
+struct of_port_stats {
+    uint32_t port;
+    uint64_t rx_packets, tx_packets;
+    uint64_t rx_bytes, tx_bytes;
+    uint64_t rx_dropped, tx_dropped;
+};
+
+/* Called once per request: with every port's counters ('error' 0), or
+ * with 'error' ENOTCONN and no counters if the connection closed first
+ * (then 'sw' is about to be freed), or EPROTO if the switch refused the
+ * request.  Not called for requests pending when of_listener_destroy()
+ * closes the connection. */
+typedef void of_port_stats_cb(struct of_switch *sw, void *aux, int error,
+                              const struct of_port_stats *, size_t n);
+
+/* Asks 'sw' for the counters of all its ports; 'cb' gets them later (never
+ * from within this call). */
+void of_switch_request_port_stats(struct of_switch *, of_port_stats_cb *,
+                                  void *aux);
+
 struct of_switch_flow_stats {
     /* The set last given to of_switch_set_flows(). */
     unsigned int n_desired;         /* Flows to install. */

@@ -58,9 +58,12 @@ extern "C" {
 
 /* The ABI version this header describes.  The major version changes when
  * an existing struct or function changes incompatibly; the minor version
- * when something is added. */
+ * when something is added.  An app built for 1.0 runs on a 1.1 weftd.
+ *
+ *   1.0  the first version.
+ *   1.1  port counters: weft_app_port_stats_request(). */
 #define WEFT_APP_ABI_MAJOR 1
-#define WEFT_APP_ABI_MINOR 0
+#define WEFT_APP_ABI_MINOR 1
 
 /* Tables per app (relative numbers 0 to WEFT_APP_MAX_TABLES - 1), and how
  * many apps can be loaded at once. */
@@ -132,8 +135,18 @@ struct weft_app_descriptor {
 
     /* Called before unloading (unload, reload, disable, weftd exit).  The
      * app's flows, claims and timers are removed by weftd afterwards,
-     * unless it is a reload: then the new version's init() declares its
-     * flows again and only differences reach the switches. */
+     * unless it is a reload: then the new version's init() has already
+     * declared its flows (see below) and only differences reach the
+     * switches.
+     *
+     * On "weftctl app-reload", the new version is loaded from a private
+     * copy of the file and its init() runs while the old version is still
+     * loaded (with its own static data: the two do not share variables);
+     * only if init() succeeds is the old version's destroy() called and
+     * the old version unloaded.  If it fails, the old version keeps
+     * running, with its flows, claims and timers.  So an app must not
+     * assume that destroy() of its previous version ran before its init()
+     * (e.g. for a file or socket it holds). */
     void (*destroy)(struct weft_app_handle *);
 
     /* A host's switch connected to weftd (packet-out possible) or its
@@ -235,8 +248,10 @@ void weft_app_log(const struct weft_app_handle *, enum weft_app_log_level,
                   const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Read-only lookups.  The arrays belong to weftd and stay valid until the
- * callback or timer that asked returns.
+/* Read-only lookups.  Each call returns an array of its own, owned by
+ * weftd: it and the strings it points to stay valid until the callback or
+ * timer that asked returns, however many lookups the app makes meanwhile
+ * (two results can be used side by side).  Copy what must outlive it.
  *
  * The vNICs placed on 'host' (every host if NULL). */
 size_t weft_app_get_vnics(const struct weft_app_handle *, const char *host,
@@ -245,6 +260,37 @@ size_t weft_app_get_vnics(const struct weft_app_handle *, const char *host,
 /* The hosts whose switches are connected. */
 size_t weft_app_get_hosts(const struct weft_app_handle *,
                           const char *const **hosts);
+
+/* Port counters (ABI 1.1).
+ *
+ * One OpenFlow port's counters as its switch reports them.  "rx" is what
+ * the switch received on the port: on a vNIC's port, what the VM sent;
+ * "tx" what the switch sent out of it, to the VM. */
+struct weft_app_port_stats {
+    uint32_t port;              /* OpenFlow port (struct weft_app_vnic's
+                                 * 'ofport'). */
+    uint64_t rx_packets, tx_packets;
+    uint64_t rx_bytes, tx_bytes;
+    uint64_t rx_dropped, tx_dropped;
+};
+
+/* Receives the counters of every port of 'host''s switch ('n' of them,
+ * valid during the call), or an error and no counters: ENOTCONN (the
+ * switch's connection closed before it answered), ETIMEDOUT (no answer
+ * within 5 seconds), EPROTO (the switch refused the request). */
+typedef void weft_app_port_stats_func(struct weft_app_handle *,
+                                      const char *host, int error,
+                                      const struct weft_app_port_stats *,
+                                      size_t n, void *aux);
+
+/* Asks 'host''s switch for its ports' counters, without waiting: 'cb' is
+ * called once, later, from weftd's loop (never from within this call).
+ * Returns 0, or ENOTCONN if the host's switch is not connected (then 'cb'
+ * is not called).  Requests still pending when the app is unloaded,
+ * reloaded or disabled are dropped without calling 'cb'.  Each request
+ * costs one OpenFlow round trip: poll every second or so, not faster. */
+int weft_app_port_stats_request(struct weft_app_handle *, const char *host,
+                                weft_app_port_stats_func *cb, void *aux);
 
 #ifdef __cplusplus
 }
