@@ -260,6 +260,23 @@ weft_app_get_vnics(const struct weft_app_handle *app, const char *host,
     return n;
 }
 
+WEFT_APP_EXPORT const char *
+weft_app_get_policy(const struct weft_app_handle *app,
+                    long long int *generation)
+{
+    struct apps *apps = app->apps;
+    long long int gen = 0;
+    const char *doc = (apps->env.policy
+                       ? apps->env.policy(apps->env.aux, &gen) : NULL);
+    size_t len = doc ? strlen(doc) : 0;
+    char *copy = app_scratch_alloc(apps, len + 1);
+    memcpy(copy, doc ? doc : "", len + 1);
+    if (generation) {
+        *generation = doc ? gen : 0;
+    }
+    return copy;
+}
+
 WEFT_APP_EXPORT size_t
 weft_app_get_hosts(const struct weft_app_handle *app,
                    const char *const **hosts)

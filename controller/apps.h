@@ -36,6 +36,10 @@ struct apps_env {
      * comes. */
     int (*port_stats)(void *aux, const char *host, uint64_t id);
 
+    /* The canonical document of the policy in force and its generation
+     * (valid until the loop runs again).  Optional: NULL means none. */
+    const char *(*policy)(void *aux, long long int *generation);
+
     /* The apps' flows or claims changed (apps_get_version()): called from
      * timers too, so weftd should wake up its main loop. */
     void (*changed)(void *aux);

@@ -93,6 +93,14 @@ env_port_stats(void *d_, const char *host, uint64_t id)
     return host_request_port_stats(h, port_stats_cb, (void *) (uintptr_t) id);
 }
 
+static const char *
+env_policy(void *d_, long long int *generation)
+{
+    struct weftd *d = d_;
+    *generation = d->policy.generation;
+    return d->policy.document;
+}
+
 static void
 env_changed(void *d_)
 {
@@ -107,6 +115,7 @@ weftd_apps_init(struct weftd *d)
         .loop = d->loop,
         .packet_out = env_packet_out,
         .port_stats = env_port_stats,
+        .policy = env_policy,
         .changed = env_changed,
         .aux = d,
     };

@@ -6,6 +6,7 @@
  * good.so; good-v2.so (-DGOOD_V2: packet-out to port 8, not 7); and
  * good-broken.so (-DGOOD_BROKEN: init() fails). */
 #include <errno.h>
+#include <string.h>
 #include <weft/app.h>
 
 static void
@@ -25,6 +26,14 @@ good_init(struct weft_app_handle *h, const struct weft_app_kv *c, size_t n)
     weft_app_log(h, WEFT_APP_LOG_ERR, "this version is broken");
     return EIO;
 #endif
+    /* The segment it claims must be in the policy, once there is one. */
+    long long int generation;
+    const char *policy = weft_app_get_policy(h, &generation);
+    if (generation && !strstr(policy, "segment seg ")) {
+        weft_app_log(h, WEFT_APP_LOG_ERR, "no segment \"seg\" in policy "
+                     "generation %lld", generation);
+        return EINVAL;
+    }
     int error = weft_app_flow_add(h, &f);
     weft_app_timer_add(h, 10, 0, tick, NULL);
     return error ? error : weft_app_claim_segment(h, "seg");

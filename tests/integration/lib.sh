@@ -85,6 +85,35 @@ for h in json.load(sys.stdin):
 }
 all_synced() { ! flow_state | grep -qv " True "; }
 
+# capture VM NAME [FILTER]: tcpdump (FILTER, default icmp) on VM's eth0
+# into $T/NAME.pcap; stop_capture NAME: ends it and prints the packets;
+# stop_captures: ends any left (for EXIT traps).
+capture() {
+    rm -f "$T/$2.pcap" "$T/$2.tcpdump.log"
+    # Not through vm_exec: $! must be tcpdump itself, to stop it.
+    # --immediate-mode: no packet waits in a kernel block at the end.
+    ip netns exec "$LAB_NAME-vm-$1" tcpdump -i eth0 -nn -U --immediate-mode \
+        -w "$T/$2.pcap" "${3:-icmp}" >"$T/$2.tcpdump.log" 2>&1 &
+    echo $! >"$T/$2.cap-pid"
+    wait_until 10 "tcpdump on $1" grep -q "listening on" "$T/$2.tcpdump.log"
+}
+stop_capture() {
+    local pid
+    pid=$(cat "$T/$1.cap-pid")
+    sleep 0.5
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    rm -f "$T/$1.cap-pid"
+    tcpdump -nn -r "$T/$1.pcap" 2>/dev/null
+}
+stop_captures() {
+    local f
+    for f in "$T"/*.cap-pid; do
+        [ -f "$f" ] && { kill "$(cat "$f")" 2>/dev/null || true; }
+    done
+    return 0
+}
+
 # vm_exec VM CMD...: runs CMD in the lab VM's namespace.
 vm_exec() { local vm=$1; shift; ip netns exec "$LAB_NAME-vm-$vm" "$@"; }
 can_ping() { vm_exec "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1; }

@@ -8,33 +8,6 @@ LAB_NAME=wtmr
 
 vsctl() { ovs-vsctl --db="unix:/run/weft-lab/$LAB_NAME/$1/db.sock" "${@:2}"; }
 
-# capture VM NAME: starts tcpdump on VM's eth0 (ICMP only), writing
-# $T/NAME.pcap.  stop_capture NAME: ends it and prints the packets.
-capture() {
-    rm -f "$T/$2.pcap" "$T/$2.tcpdump.log"
-    # Not through vm_exec: $! must be tcpdump itself, to stop it.
-    ip netns exec "$LAB_NAME-vm-$1" tcpdump -i eth0 -nn -U --immediate-mode \
-        -w "$T/$2.pcap" icmp >"$T/$2.tcpdump.log" 2>&1 &
-    echo $! >"$T/$2.cap-pid"
-    wait_until 10 "tcpdump on $1" grep -q "listening on" "$T/$2.tcpdump.log"
-}
-stop_capture() {
-    local pid
-    pid=$(cat "$T/$1.cap-pid")
-    sleep 0.5
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    rm -f "$T/$1.cap-pid"
-    tcpdump -nn -r "$T/$1.pcap" 2>/dev/null
-}
-stop_captures() {
-    local f
-    for f in "$T"/*.cap-pid; do
-        [ -f "$f" ] && { kill "$(cat "$f")" 2>/dev/null || true; }
-    done
-    return 0
-}
-
 # warm_up COLLECTOR VM IP: pings IP from VM until the collector sees a
 # copy (the first copies to a new tunnel wait for its ARP resolution).
 warm_up() {

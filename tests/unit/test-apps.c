@@ -27,7 +27,17 @@ struct recorder {
     int n_changed;
     uint64_t stats_id;          /* Last port stats request. */
     int n_stats_requests;
+    const char *policy;         /* What weft_app_get_policy() gets. */
+    long long int generation;
 };
+
+static const char *
+rec_policy(void *r_, long long int *generation)
+{
+    struct recorder *r = r_;
+    *generation = r->generation;
+    return r->policy;
+}
 
 static int
 rec_packet_out(void *r_, const char *host, uint32_t in_port,
@@ -74,6 +84,7 @@ setup(void **state)
         .loop = ev_default_loop(0),
         .packet_out = rec_packet_out,
         .port_stats = rec_port_stats,
+        .policy = rec_policy,
         .changed = rec_changed,
         .aux = &f->rec,
     };
@@ -122,7 +133,7 @@ test_refusals(void **state)
     struct fixture *f = *state;
     expect_refused(f, "bad-abi", EINVAL,
                    "app built for Weft app ABI 99.0, but this weftd speaks "
-                   "ABI 1.1");
+                   "ABI 1.2");
     expect_refused(f, "not-an-app", EINVAL, "not a Weft app: it exports no "
                    "\"weft_app\" symbol");
     expect_refused(f, "no-such-app", ENOENT, "cannot load app");
@@ -148,6 +159,23 @@ test_refusals(void **state)
                    "loaded");
     expect_refused(f, "same-name", EEXIST, "an app named \"good\" is already "
                    "loaded");
+    assert_int_equal(apps_count(f->apps), 1);
+}
+
+/* weft_app_get_policy(): good.so refuses to start without its segment. */
+static void
+test_policy_lookup(void **state)
+{
+    struct fixture *f = *state;
+    f->rec.policy = "segment other vlan=1\n";
+    f->rec.generation = 4;
+    expect_refused(f, "good", EINVAL, "app good: init() failed: Invalid "
+                   "argument");
+    f->rec.policy = "segment other vlan=1\nsegment seg vlan=7\n";
+    f->rec.generation = 5;
+    char *msg = NULL;
+    assert_int_equal(apps_load(f->apps, app_path(f, "good"), NULL, NULL, 0,
+                               &msg), 0);
     assert_int_equal(apps_count(f->apps), 1);
 }
 
@@ -493,6 +521,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_policy_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flows_claims_timer, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_packet_in_and_disable, setup,

@@ -61,9 +61,10 @@ extern "C" {
  * when something is added.  An app built for 1.0 runs on a 1.1 weftd.
  *
  *   1.0  the first version.
- *   1.1  port counters: weft_app_port_stats_request(). */
+ *   1.1  port counters: weft_app_port_stats_request().
+ *   1.2  the policy in force: weft_app_get_policy(). */
 #define WEFT_APP_ABI_MAJOR 1
-#define WEFT_APP_ABI_MINOR 1
+#define WEFT_APP_ABI_MINOR 2
 
 /* Tables per app (relative numbers 0 to WEFT_APP_MAX_TABLES - 1), and how
  * many apps can be loaded at once. */
@@ -260,6 +261,14 @@ size_t weft_app_get_vnics(const struct weft_app_handle *, const char *host,
 /* The hosts whose switches are connected. */
 size_t weft_app_get_hosts(const struct weft_app_handle *,
                           const char *const **hosts);
+
+/* The policy in force (ABI 1.2): its canonical document (one object per
+ * line, "segment web vlan=100 vni=5001", "rule r allow from=a to=b ...",
+ * sorted; the format of config/policy.example) and its generation in
+ * '*generation' if nonnull (0 and "" before weftd has read a policy).
+ * Valid like the lookups above.  policy_changed() says when it changes. */
+const char *weft_app_get_policy(const struct weft_app_handle *,
+                                long long int *generation);
 
 /* Port counters (ABI 1.1).
  *
