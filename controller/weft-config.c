@@ -132,6 +132,21 @@ valid_remote(const char *s)
     return false;
 }
 
+/* A comma-separated list of remotes: the members of a clustered database
+ * (OVSDB's IDL connects to one and follows the leader). */
+static bool
+valid_remote_list(const char *s)
+{
+    char *copy = xstrdup(s), *save = NULL;
+    bool ok = *s && s[strlen(s) - 1] != ',';
+    for (char *r = strtok_r(copy, ",", &save); ok && r;
+         r = strtok_r(NULL, ",", &save)) {
+        ok = valid_remote(r);
+    }
+    free(copy);
+    return ok;
+}
+
 /* Checks a passive remote "ptcp:PORT[:IP]" or "pssl:PORT[:IP]". */
 static bool
 valid_passive_remote(const char *s)
@@ -204,9 +219,10 @@ parse_weftd_key(struct parser *p, const char *key, const char *value)
         }
         return set_string(p, &cfg->rpc_tcp, key, value);
     } else if (!strcmp(key, "policy-db")) {
-        if (!valid_remote(value)) {
+        if (!valid_remote_list(value)) {
             return fail(p, p->line, "policy-db: \"%s\" is not "
-                        "\"unix:PATH\", \"tcp:IP:PORT\" or \"ssl:IP:PORT\"",
+                        "\"unix:PATH\", \"tcp:IP:PORT\" or \"ssl:IP:PORT\", "
+                        "or a comma-separated list of them (a cluster)",
                         value);
         }
         return set_string(p, &cfg->policy_db, key, value);
@@ -450,11 +466,13 @@ parse_line(struct parser *p, char *line)
 }
 
 /* Cross-field checks and defaults, once the whole file is read. */
+/* True if 'remote' (or a member of a list) uses TLS. */
 static bool
 is_ssl(const char *remote)
 {
     return remote && (!strncmp(remote, "ssl:", 4)
-                      || !strncmp(remote, "pssl:", 5));
+                      || !strncmp(remote, "pssl:", 5)
+                      || strstr(remote, ",ssl:"));
 }
 
 /* TLS settings come as a set, and any TLS remote needs them. */

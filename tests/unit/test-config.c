@@ -141,7 +141,12 @@ static const struct bad_case bad_cases[] = {
       "supported yet)" },
     { "[weftd]\npolicy-db = /run/x.sock\n",
       "b.conf:2: policy-db: \"/run/x.sock\" is not \"unix:PATH\", "
-      "\"tcp:IP:PORT\" or \"ssl:IP:PORT\"" },
+      "\"tcp:IP:PORT\" or \"ssl:IP:PORT\", or a comma-separated list of "
+      "them (a cluster)" },
+    { "[weftd]\npolicy-db = tcp:127.0.0.1:6641,tcp:127.0.0.1\n",
+      "b.conf:2: policy-db: \"tcp:127.0.0.1:6641,tcp:127.0.0.1\" is not "
+      "\"unix:PATH\", \"tcp:IP:PORT\" or \"ssl:IP:PORT\", or a "
+      "comma-separated list of them (a cluster)" },
     { "[weftd]\nrpc-socket = weftd.sock\n",
       "b.conf:2: rpc-socket: \"weftd.sock\" is not an absolute path" },
     { "[host h1]\novsdb = tcp:1.2.3.4:6640\ncolour = red\n",
