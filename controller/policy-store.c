@@ -186,3 +186,23 @@ policy_store_is_connected(const struct policy_store *ps)
 {
     return ps->db && policy_db_is_connected(ps->db);
 }
+
+void
+policy_store_set_lock(struct policy_store *ps, const char *name)
+{
+    if (ps->db) {
+        policy_db_set_lock(ps->db, name);
+    }
+}
+
+bool
+policy_store_has_lock(const struct policy_store *ps)
+{
+    return !ps->db || policy_db_has_lock(ps->db);
+}
+
+bool
+policy_store_is_lock_contended(const struct policy_store *ps)
+{
+    return ps->db && policy_db_is_lock_contended(ps->db);
+}

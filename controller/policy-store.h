@@ -62,4 +62,10 @@ int policy_store_commit(struct policy_store *, struct policy *p,
 
 bool policy_store_is_connected(const struct policy_store *);
 
+/* The database lock that makes one weftd of several the active one (see
+ * policy-db.h).  Without a policy database, has_lock is always true. */
+void policy_store_set_lock(struct policy_store *, const char *name);
+bool policy_store_has_lock(const struct policy_store *);
+bool policy_store_is_lock_contended(const struct policy_store *);
+
 #endif /* policy-store.h */

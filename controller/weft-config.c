@@ -243,6 +243,12 @@ parse_weftd_key(struct parser *p, const char *key, const char *value)
                         "path", value);
         }
         return set_string(p, &cfg->log_file, key, value);
+    } else if (!strcmp(key, "standby-lock")) {
+        if (!valid_name(value, 63)) {
+            return fail(p, p->line, "standby-lock: \"%s\" is not a lock "
+                        "name (letters, digits, '_', '.', '-')", value);
+        }
+        return set_string(p, &cfg->standby_lock, key, value);
     } else if (!strcmp(key, "ssl-private-key")
                || !strcmp(key, "ssl-certificate")
                || !strcmp(key, "ssl-ca-cert")) {
@@ -269,8 +275,8 @@ parse_weftd_key(struct parser *p, const char *key, const char *value)
     return fail(p, p->line, "unknown key \"%s\" in [weftd] (known: "
                 "openflow-listen, controller-target, unixctl, rpc-socket, "
                 "rpc-socket-group, rpc-tcp, policy-db, log-level, log-file, "
-                "backoff-max, ssl-private-key, ssl-certificate, "
-                "ssl-ca-cert)", key);
+                "backoff-max, standby-lock, ssl-private-key, "
+                "ssl-certificate, ssl-ca-cert)", key);
 }
 
 static bool
@@ -569,6 +575,11 @@ finish(struct parser *p)
     if (!check_ssl(p)) {
         return false;
     }
+    if (cfg->standby_lock && !cfg->policy_db) {
+        return fail(p, p->weftd_line ? p->weftd_line : 1, "standby-lock "
+                    "needs policy-db: the lock is held in the policy "
+                    "database");
+    }
     if (!cfg->unixctl_path) {
         cfg->unixctl_path = xstrdup(DEFAULT_UNIXCTL_PATH);
     }
@@ -753,6 +764,7 @@ weft_config_destroy(struct weft_config *cfg)
     free(cfg->policy_db);
     free(cfg->log_level);
     free(cfg->log_file);
+    free(cfg->standby_lock);
     free(cfg->ssl_private_key);
     free(cfg->ssl_certificate);
     free(cfg->ssl_ca_cert);

@@ -59,6 +59,10 @@ struct weft_config {
     /* TLS for every "ssl:"/"pssl:" remote (OVSDB, OpenFlow, policy DB):
      * weftd's key and certificate, and the CA that signed its peers'.
      * Required together, and whenever such a remote is used. */
+    /* Active/standby: the name of the policy database lock that the
+     * active weftd holds; NULL for a lone weftd. */
+    char *standby_lock;
+
     char *ssl_private_key;
     char *ssl_certificate;
     char *ssl_ca_cert;

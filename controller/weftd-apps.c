@@ -121,7 +121,12 @@ weftd_apps_init(struct weftd *d)
     };
     d->apps = apps_create(&env);
     d->apps_glue = xzalloc(sizeof *d->apps_glue);
+    weftd_apps_load_configured(d);
+}
 
+void
+weftd_apps_load_configured(struct weftd *d)
+{
     for (size_t i = 0; i < d->cfg.n_apps; i++) {
         const struct weft_app_config *ac = &d->cfg.apps[i];
         struct weft_app_kv *kv = xcalloc(ac->n_keys + 1, sizeof *kv);

@@ -13,6 +13,9 @@ struct weftd;
 /* Creates d->apps and loads the apps of d->cfg.  An app that fails to
  * load is logged; weftd runs without it. */
 void weftd_apps_init(struct weftd *);
+/* Loads the apps of weftd's configuration (done by weftd_apps_init(); a
+ * standby calls it again when it takes over, its configuration applied). */
+void weftd_apps_load_configured(struct weftd *);
 void weftd_apps_destroy(struct weftd *);
 
 /* Hosts up and down, vNIC changes, the apps' flows to the hosts. */

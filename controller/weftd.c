@@ -167,11 +167,37 @@ policy_changed(void *d_)
     ovs_loop_request_run();
 }
 
+static void apply_config(struct weftd *, struct weft_config *);
+
+/* Active/standby: the standby takes over when it gets the lock; an active
+ * weftd that finds the lock held by another (after the policy database
+ * came back, say) steps down by exiting, so that two never manage the same
+ * switches.  Either way the switches keep their flows meanwhile. */
+static void
+run_standby(struct weftd *d)
+{
+    if (d->standby && policy_store_has_lock(&d->policy)) {
+        d->standby = false;
+        WEFT_INFO("active: holding the lock \"%s\"; taking over %zu hosts",
+                  d->standby_cfg.standby_lock, d->standby_cfg.n_hosts);
+        apply_config(d, &d->standby_cfg);
+        weftd_apps_load_configured(d);
+    } else if (!d->standby && d->cfg.standby_lock
+               && policy_store_is_lock_contended(&d->policy)) {
+        WEFT_ERR("another weftd holds the lock \"%s\" now: exiting so that "
+                 "only one manages the switches (they keep their flows)",
+                 d->cfg.standby_lock);
+        d->exiting = true;
+        ev_break(d->loop, EVBREAK_ALL);
+    }
+}
+
 static void
 weftd_run(void *d_)
 {
     struct weftd *d = d_;
     policy_store_run(&d->policy);
+    run_standby(d);
     if (d->listener) {
         of_listener_run(d->listener);
     }
@@ -327,6 +353,13 @@ reload(struct weftd *d)
         weft_config_destroy(&new);
         return;
     }
+    if (d->standby) {
+        WEFT_INFO("reloading %s: %zu hosts, applied when this standby "
+                  "takes over", d->config_path, new.n_hosts);
+        weft_config_destroy(&d->standby_cfg);
+        d->standby_cfg = new;
+        return;
+    }
     WEFT_INFO("reloading %s: %zu hosts", d->config_path, new.n_hosts);
     if (strcmp(new.unixctl_path, d->cfg.unixctl_path)
         || strcmp(new.rpc_socket, d->cfg.rpc_socket)
@@ -435,8 +468,15 @@ cmd_status(struct ctl_request *req, int argc, const char *argv[], void *d_)
         counts[host_get_state(d->hosts[i])]++;
     }
     char buf[512];
-    int n = snprintf(buf, sizeof buf, "weftd %s, pid %ld\nhosts: %zu",
-                     WEFT_VERSION, (long) getpid(), d->n_hosts);
+    int n = snprintf(buf, sizeof buf, "weftd %s, pid %ld%s%s%s\nhosts: %zu",
+                     WEFT_VERSION, (long) getpid(),
+                     d->standby ? ", standby (waiting for the lock \""
+                     : d->cfg.standby_lock ? ", active (holding the lock \""
+                     : "",
+                     d->standby ? d->standby_cfg.standby_lock
+                     : d->cfg.standby_lock ? d->cfg.standby_lock : "",
+                     d->standby || d->cfg.standby_lock ? "\")" : "",
+                     d->n_hosts);
     for (int s = 0; s <= HOST_ERROR; s++) {
         n += snprintf(buf + n, sizeof buf - n, ", %zu %s", counts[s],
                       host_state_to_string(s));
@@ -618,7 +658,16 @@ main(int argc, char *argv[])
     WEFT_INFO("weftd %s starting: %s, %zu hosts, control socket %s, RPC "
               "socket %s", WEFT_VERSION, d.config_path, cfg.n_hosts,
               cfg.unixctl_path, cfg.rpc_socket);
-    apply_config(&d, &cfg);
+    if (cfg.standby_lock) {
+        policy_store_set_lock(&d.policy, cfg.standby_lock);
+        d.standby = true;
+        WEFT_INFO("standby: waiting for the lock \"%s\" in the policy "
+                  "database before managing any host", cfg.standby_lock);
+        d.standby_cfg = cfg;
+        memset(&cfg, 0, sizeof cfg);
+    } else {
+        apply_config(&d, &cfg);
+    }
     weftd_apps_init(&d);
     ovs_loop_register(weftd_run, weftd_wait, &d);
 
@@ -634,6 +683,7 @@ main(int argc, char *argv[])
     rpc_server_destroy(d.rpc);
     ctl_server_destroy(d.ctl);
     weft_config_destroy(&d.cfg);
+    weft_config_destroy(&d.standby_cfg);
     inventory_destroy(&d.inventory);
     policy_store_destroy(&d.policy);
     ovs_loop_destroy();

@@ -37,6 +37,12 @@ struct weftd {
     struct weftd_apps *apps_glue;   /* weftd-apps.c's state. */
     ev_signal sigterm, sigint, sighup;
     bool exiting;
+
+    /* Active/standby (standby-lock): while 'standby', the configuration
+     * waits in 'standby_cfg' and no host, switch or listener is touched;
+     * it is applied once this weftd holds the lock. */
+    bool standby;
+    struct weft_config standby_cfg;
 };
 
 /* Registers weftctl's methods (rpc-methods.c). */

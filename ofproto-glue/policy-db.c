@@ -104,6 +104,24 @@ policy_db_wait(struct policy_db *db)
     }
 }
 
+void
+policy_db_set_lock(struct policy_db *db, const char *name)
+{
+    ovsdb_idl_set_lock(db->idl, name);
+}
+
+bool
+policy_db_has_lock(const struct policy_db *db)
+{
+    return ovsdb_idl_has_lock(db->idl);
+}
+
+bool
+policy_db_is_lock_contended(const struct policy_db *db)
+{
+    return ovsdb_idl_is_lock_contended(db->idl);
+}
+
 bool
 policy_db_is_connected(const struct policy_db *db)
 {

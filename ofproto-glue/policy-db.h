@@ -29,6 +29,15 @@ void policy_db_run(struct policy_db *);
 void policy_db_wait(struct policy_db *);
 
 bool policy_db_is_connected(const struct policy_db *);
+
+/* An OVSDB lock (RFC 7047 "lock") named 'name' on this session: requested
+ * now and again after every reconnection, granted by the server to one
+ * client at a time and released when that client's connection closes.
+ * has_lock: this session holds it; contended: another client holds it and
+ * this one waits. */
+void policy_db_set_lock(struct policy_db *, const char *name);
+bool policy_db_has_lock(const struct policy_db *);
+bool policy_db_is_lock_contended(const struct policy_db *);
 /* True once the database contents have been received at least once. */
 bool policy_db_has_data(const struct policy_db *);
 

@@ -45,14 +45,16 @@ stop_weftd() {
 # Under a sanitizer build (tools/test's second pass) a report in weftd's
 # log fails the test, even one printed at exit (leaks).
 check_sanitizer_reports() {
-    [ -f "$T/weftd.log" ] || return 0
-    if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" \
-           "$T/weftd.log"; then
-        echo "FAIL: sanitizer report in weftd's log:" >&2
-        grep -A30 -E "ERROR: (Address|Leak)Sanitizer|runtime error:" \
-            "$T/weftd.log" | head -60 >&2
-        return 1
-    fi
+    local f
+    for f in "$T"/weftd*.log; do
+        [ -f "$f" ] || continue
+        if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$f"; then
+            echo "FAIL: sanitizer report in $f:" >&2
+            grep -A30 -E "ERROR: (Address|Leak)Sanitizer|runtime error:" \
+                "$f" | head -60 >&2
+            return 1
+        fi
+    done
 }
 
 cleanup() {

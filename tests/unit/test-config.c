@@ -122,7 +122,14 @@ static const struct bad_case bad_cases[] = {
       "b.conf:2: unknown key \"frobnicate\" in [weftd] (known: "
       "openflow-listen, controller-target, unixctl, rpc-socket, "
       "rpc-socket-group, rpc-tcp, policy-db, log-level, log-file, "
-      "backoff-max, ssl-private-key, ssl-certificate, ssl-ca-cert)" },
+      "backoff-max, standby-lock, ssl-private-key, ssl-certificate, "
+      "ssl-ca-cert)" },
+    { "[weftd]\nstandby-lock = weftd\n",
+      "b.conf:1: standby-lock needs policy-db: the lock is held in the "
+      "policy database" },
+    { "[weftd]\nstandby-lock = we ftd\n",
+      "b.conf:2: standby-lock: \"we ftd\" is not a lock name (letters, "
+      "digits, '_', '.', '-')" },
     { "[weftd]\nopenflow-listen = pssl:6653:10.0.0.1\n",
       "b.conf:1: pssl:6653:10.0.0.1 uses TLS: [weftd] needs "
       "ssl-private-key, ssl-certificate and ssl-ca-cert" },
