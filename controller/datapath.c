@@ -226,6 +226,16 @@ compute_host_flows(const struct pipeline_plan *plan,
                           weft_cookie(WEFT_COOKIE_MIRROR, m->key), match,
                           actions);
     }
+    /* A flow no packet reaches, that changes with the host's Mirror rows:
+     * changing it makes ovs-vswitchd revalidate its cached datapath flows,
+     * which a mirror change alone does not (see vswitch-db.h). */
+    uint64_t epoch = host_get_mirror_epoch(h);
+    if (epoch) {
+        char match[48];
+        snprintf(match, sizeof match, "metadata=%#"PRIx64, epoch);
+        weft_flow_set_add(flows, PIPELINE_T_MIRROR_EPOCH, 0,
+                          weft_cookie(WEFT_COOKIE_MIRROR, 0), match, "drop");
+    }
     weft_flow_set_sort(flows);
 }
 

@@ -69,6 +69,7 @@ struct host {
         int ofport;
     } *watched;
     size_t n_watched;
+    uint64_t mirror_epoch;          /* As OVSDB last said. */
 
     /* Flows wanted on the switch: the core's (from datapath.c) and the
      * apps' (weftd-apps.c), and both together, as given to the switch. */
@@ -420,6 +421,11 @@ read_ports(struct host *h)
         h->uplink_ofport = uplink;
         changed = true;
     }
+    uint64_t epoch = vswitch_db_get_mirror_epoch(h->db);
+    if (epoch != h->mirror_epoch) {
+        h->mirror_epoch = epoch;
+        changed = true;
+    }
     for (size_t i = 0; i < h->n_watched; i++) {
         int ofport;
         if (vswitch_db_port_state(h->db, h->watched[i].name, &ofport, &error)
@@ -670,6 +676,12 @@ host_set_mirrors(struct host *h, const struct host_mirror *mirrors, size_t n,
     h->mirrors_known = true;
     h->mirrors_version++;
     ovs_loop_request_run();
+}
+
+uint64_t
+host_get_mirror_epoch(const struct host *h)
+{
+    return h->mirror_epoch;
 }
 
 int

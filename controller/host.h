@@ -76,6 +76,10 @@ void host_set_mirrors(struct host *, const struct host_mirror *, size_t n,
                       bool receives, const char *const *watch,
                       size_t n_watch);
 
+/* The Mirror rows of this host as OVSDB last said, hashed (0: none); see
+ * vswitch_db_get_mirror_epoch().  Its changes bump the ports version. */
+uint64_t host_get_mirror_epoch(const struct host *);
+
 /* OpenFlow port of watched port 'name', 0 if absent or not watched. */
 int host_get_port_ofport(const struct host *, const char *name);
 

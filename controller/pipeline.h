@@ -29,6 +29,7 @@ enum pipeline_table {
     PIPELINE_T_FLOOD = 60,
     PIPELINE_T_APPS_FIRST = 100,
     PIPELINE_T_APPS_LAST = 199,
+    PIPELINE_T_MIRROR_EPOCH = 253,  /* Never reached; see datapath.c. */
 };
 
 #define PIPELINE_CT_ZONE 1

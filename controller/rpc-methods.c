@@ -793,6 +793,9 @@ cookie_owner(const struct weftd *d, const char *host, uint64_t cookie)
         }
         break;
     case WEFT_COOKIE_MIRROR:
+        if (cookie == weft_cookie(WEFT_COOKIE_MIRROR, 0)) {
+            return xstrdup("mirror epoch (makes OVS revalidate)");
+        }
         for (size_t i = 0; i < p->n_mirrors; i++) {
             uint32_t key = mirror_plan_key(p, p->mirrors[i].name);
             if (weft_cookie(WEFT_COOKIE_MIRROR, key) == cookie) {

@@ -872,6 +872,40 @@ vswitch_db_get_mirror(const struct vswitch_db *db, const char *name,
     return false;
 }
 
+static uint64_t
+hash_text(uint64_t hash, const char *s)
+{
+    for (; *s; s++) {
+        hash = (hash ^ (unsigned char) *s) * 0x100000001b3ULL;
+    }
+    return (hash ^ 0xff) * 0x100000001b3ULL;
+}
+
+uint64_t
+vswitch_db_get_mirror_epoch(const struct vswitch_db *db)
+{
+    const struct ovsrec_bridge *br = find_bridge(db);
+    uint64_t epoch = 0;
+    for (size_t i = 0; br && i < br->n_mirrors; i++) {
+        const struct ovsrec_mirror *m = br->mirrors[i];
+        if (!is_weft_owned(&m->external_ids)) {
+            continue;
+        }
+        /* Order-independent: a sum of per-row hashes. */
+        uint64_t h = hash_text(0xcbf29ce484222325ULL, m->name);
+        for (size_t j = 0; j < m->n_select_src_port; j++) {
+            h = hash_text(h, m->select_src_port[j]->name);
+        }
+        h = hash_text(h, "/");
+        for (size_t j = 0; j < m->n_select_dst_port; j++) {
+            h = hash_text(h, m->select_dst_port[j]->name);
+        }
+        h = hash_text(h, m->output_port ? m->output_port->name : "");
+        epoch += h;
+    }
+    return epoch;
+}
+
 enum vswitch_port_state
 vswitch_db_port_state(const struct vswitch_db *db, const char *name,
                       int *ofport, const char **error)

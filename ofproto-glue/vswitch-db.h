@@ -147,6 +147,13 @@ bool vswitch_db_get_mirror(const struct vswitch_db *, const char *name,
                            uint64_t *tx_packets, uint64_t *tx_bytes,
                            const char **problem);
 
+/* A hash of Weft's Mirror rows as the database has them (which ports each
+ * selects and outputs to), 0 if there are none.  ovs-vswitchd (3.1) does
+ * not revalidate its datapath flows when a mirror is added or changed, so
+ * flows cached before keep their old actions; weftd turns a change of this
+ * value into a flow table change, which makes it revalidate. */
+uint64_t vswitch_db_get_mirror_epoch(const struct vswitch_db *);
+
 /* Changes whenever the database contents seen by this session change. */
 unsigned int vswitch_db_get_seqno(const struct vswitch_db *);
 
