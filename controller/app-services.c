@@ -251,7 +251,7 @@ weft_app_get_vnics(const struct weft_app_handle *app, const char *host,
     n = 0;
     for (size_t i = 0; i < apps->n_hosts; i++) {
         const struct apps_host *h = &apps->hosts[i];
-        if (!host || !strcmp(host, h->name)) {
+        if ((!host || !strcmp(host, h->name)) && h->n_vnics) {
             memcpy(&all[n], h->vnics, h->n_vnics * sizeof *h->vnics);
             n += h->n_vnics;
         }

@@ -596,6 +596,7 @@ main(int argc, char *argv[])
         if (err) {
             fprintf(stderr, "weftd: %s: cannot open log file: %s\n",
                     log_file ? log_file : cfg.log_file, strerror(err));
+            weft_config_destroy(&cfg);
             return 1;
         }
     }
@@ -605,6 +606,7 @@ main(int argc, char *argv[])
                          cfg.ssl_ca_cert, &error)) {
         fprintf(stderr, "weftd: %s: %s; exiting\n", d.config_path, error);
         free(error);
+        weft_config_destroy(&cfg);
         return 2;
     }
 
