@@ -14,6 +14,10 @@ set -eu
 : "${WEFTD:?WEFTD must point at the weftd binary}"
 
 LAB_NAME=${LAB_NAME:?set LAB_NAME before sourcing lib.sh}
+# Suffixed with a hash of the checkout, so that two checkouts (a CI clone
+# and a developer's tree) can run the same test at once without tearing
+# down each other's lab.
+LAB_NAME=$LAB_NAME$(printf '%s' "$WEFT_TOP" | md5sum | cut -c1-4)
 T=/run/weft-test/$LAB_NAME
 FAIL_LOGS="$T/weftd.log"
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
