@@ -71,6 +71,11 @@ struct host {
     size_t n_watched;
     uint64_t mirror_epoch;          /* As OVSDB last said. */
 
+    /* Reconciliation rounds seen on the current connection, and their
+     * durations since the start. */
+    unsigned long long seen_rounds;
+    struct host_reconcile_histogram reconcile;
+
     /* Flows wanted on the switch: the core's (from datapath.c) and the
      * apps' (weftd-apps.c), and both together, as given to the switch. */
     struct weft_flow_set core_flows;
@@ -101,6 +106,7 @@ static void free_tunnels(struct host *);
 static void free_vm_ports(struct host *);
 static void free_tunnel_ports(struct host *);
 static void free_mirrors(struct host *);
+static void record_reconcile_rounds(struct host *);
 static void virt_event_cb(void *host_, const struct virt_event *);
 
 static char *
@@ -864,6 +870,42 @@ host_run(void *h_)
     update_placement(h);
     report_unplaced(h);
     read_ports(h);
+    record_reconcile_rounds(h);
+}
+
+const double HOST_RECONCILE_BUCKETS_MS[HOST_N_RECONCILE_BUCKETS] = {
+    1, 5, 10, 25, 50, 100, 500, 1000,
+};
+
+/* Counts the rounds the switch's reconciler ended since the last look.
+ * Only the last one's duration is known; rounds end at most once a loop
+ * iteration, and this runs every iteration. */
+static void
+record_reconcile_rounds(struct host *h)
+{
+    if (!h->sw) {
+        h->seen_rounds = 0;
+        return;
+    }
+    struct of_switch_flow_stats fs;
+    of_switch_get_flow_stats(h->sw, &fs);
+    if (fs.n_rounds == h->seen_rounds) {
+        return;
+    }
+    h->seen_rounds = fs.n_rounds;
+    struct host_reconcile_histogram *r = &h->reconcile;
+    for (size_t i = 0; i < HOST_N_RECONCILE_BUCKETS; i++) {
+        r->buckets[i] += fs.last_round_ms <= HOST_RECONCILE_BUCKETS_MS[i];
+    }
+    r->count++;
+    r->sum_ms += fs.last_round_ms;
+}
+
+void
+host_get_reconcile_histogram(const struct host *h,
+                             struct host_reconcile_histogram *r)
+{
+    *r = h->reconcile;
 }
 
 static void
@@ -920,6 +962,7 @@ host_attach_switch(struct host *h, struct of_switch *sw)
                   of_switch_get_version(sw), of_switch_get_n_tables(sw));
     }
     h->sw = sw;
+    h->seen_rounds = 0;         /* The new connection counts from 0. */
     push_flows(h);
     ovs_loop_request_run();     /* Let the state machine see it now. */
 }

@@ -186,6 +186,19 @@ struct host_status {
 void host_get_status(const struct host *, long long int now_ms,
                      struct host_status *);
 
+/* How long this host's flow reconciliations took (each round: read-back
+ * or diff, bundle, acknowledgment), for metrics: counts of rounds that
+ * took at most HOST_RECONCILE_BUCKETS_MS[i] ms, cumulative. */
+#define HOST_N_RECONCILE_BUCKETS 8
+extern const double HOST_RECONCILE_BUCKETS_MS[HOST_N_RECONCILE_BUCKETS];
+struct host_reconcile_histogram {
+    unsigned long long buckets[HOST_N_RECONCILE_BUCKETS];
+    unsigned long long count;       /* = +Inf bucket. */
+    double sum_ms;
+};
+void host_get_reconcile_histogram(const struct host *,
+                                  struct host_reconcile_histogram *);
+
 /* Writes one status block, as shown by "host/list". */
 void host_format_status(const struct host *, long long int now_ms, FILE *);
 

@@ -65,6 +65,8 @@ struct rpc_server {
     ev_timer accept_pause;
     ev_tstamp last_reject_warning;
     unsigned int n_rejected;        /* Since the last warning. */
+
+    struct rpc_server_stats stats;
 };
 
 struct rpc_client {
@@ -904,6 +906,7 @@ client_queue_error(struct rpc_client *c, const uint32_t *msgid,
 static void
 client_fail(struct rpc_client *c, const struct rpc_protocol_error *error)
 {
+    c->server->stats.n_protocol_errors++;
     char msgid[32] = "";
     if (error->has_msgid) {
         snprintf(msgid, sizeof msgid, " (msgid %"PRIu32")", error->msgid);
@@ -944,6 +947,7 @@ client_handle_request(struct rpc_client *c, const struct rpc_request_msg *rm,
     sanitize(rm->method, rm->method_len, method, sizeof method);
     WEFT_DBG("%s: request \"%s\" (msgid %"PRIu32")", c->name, method,
              rm->msgid);
+    server->stats.n_requests++;
 
     /* Token bucket. */
     c->tokens += (now - c->refilled) * c->limits.rate;
@@ -1127,4 +1131,12 @@ request_finish(struct rpc_request *req, const char *data, size_t len)
     /* 'c' may be closed by this. */
     client_queue(c, data, len);
     request_free(req);
+}
+
+void
+rpc_server_get_stats(const struct rpc_server *server,
+                     struct rpc_server_stats *stats)
+{
+    *stats = server->stats;
+    stats->n_clients = server->n_clients;
 }

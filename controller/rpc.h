@@ -81,6 +81,15 @@ void rpc_server_destroy(struct rpc_server *);
  * picks a free port, which is logged).  Only loopback addresses are
  * accepted until the protocol has TLS.  Returns 0 or a positive errno
  * value, with '*errorp' as for rpc_server_create(). */
+/* Counters since the start, for metrics. */
+struct rpc_server_stats {
+    unsigned long long n_requests;          /* Well-formed requests. */
+    unsigned long long n_protocol_errors;   /* Clients closed for them. */
+    unsigned int n_clients;                 /* Connected now. */
+};
+void rpc_server_get_stats(const struct rpc_server *,
+                          struct rpc_server_stats *);
+
 int rpc_server_listen_tcp(struct rpc_server *, const char *addr,
                           char **errorp);
 

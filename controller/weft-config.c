@@ -243,6 +243,19 @@ parse_weftd_key(struct parser *p, const char *key, const char *value)
                         "path", value);
         }
         return set_string(p, &cfg->log_file, key, value);
+    } else if (!strcmp(key, "metrics-listen")) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", value);
+        char *colon = strrchr(buf, ':');
+        if (colon) {
+            *colon = '\0';
+        }
+        if (!valid_port(colon ? colon + 1 : buf)
+            || (colon && !valid_ipv4(buf))) {
+            return fail(p, p->line, "metrics-listen: \"%s\" is not PORT or "
+                        "IPv4:PORT", value);
+        }
+        return set_string(p, &cfg->metrics_listen, key, value);
     } else if (!strcmp(key, "standby-lock")) {
         if (!valid_name(value, 63)) {
             return fail(p, p->line, "standby-lock: \"%s\" is not a lock "
@@ -275,7 +288,7 @@ parse_weftd_key(struct parser *p, const char *key, const char *value)
     return fail(p, p->line, "unknown key \"%s\" in [weftd] (known: "
                 "openflow-listen, controller-target, unixctl, rpc-socket, "
                 "rpc-socket-group, rpc-tcp, policy-db, log-level, log-file, "
-                "backoff-max, standby-lock, ssl-private-key, "
+                "backoff-max, metrics-listen, standby-lock, ssl-private-key, "
                 "ssl-certificate, ssl-ca-cert)", key);
 }
 
@@ -765,6 +778,7 @@ weft_config_destroy(struct weft_config *cfg)
     free(cfg->log_level);
     free(cfg->log_file);
     free(cfg->standby_lock);
+    free(cfg->metrics_listen);
     free(cfg->ssl_private_key);
     free(cfg->ssl_certificate);
     free(cfg->ssl_ca_cert);

@@ -51,6 +51,7 @@ struct weft_config {
     char *rpc_socket;         /* weftctl's msgpack-RPC socket. */
     char *rpc_group;          /* Group owning it, or NULL. */
     char *rpc_tcp;            /* Loopback "IP:PORT" listener, or NULL. */
+    char *metrics_listen;     /* Prometheus endpoint "[IP:]PORT", or NULL. */
     char *policy_db;          /* Policy OVSDB remote, or NULL. */
     char *log_level;          /* NULL or a level accepted by log.h. */
     char *log_file;           /* NULL or a path. */

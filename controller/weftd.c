@@ -25,6 +25,8 @@
 #include "openflow.h"
 #include "ovs-loop.h"
 #include "rpc.h"
+#include "metrics-server.h"
+#include "weftd-metrics.h"
 #include "tls.h"
 #include "policy-store.h"
 #include "policy.h"
@@ -652,6 +654,14 @@ main(int argc, char *argv[])
         return 1;
     }
     rpc_methods_register(&d, d.rpc);
+    if (cfg.metrics_listen
+        && metrics_server_create(d.loop, cfg.metrics_listen,
+                                 weftd_metrics_text, &d, &d.metrics,
+                                 &error)) {
+        WEFT_ERR("%s; exiting", error);
+        free(error);
+        return 1;
+    }
     app_rpc_register(&d, d.rpc);
 
     if (pidfile) {
@@ -683,6 +693,7 @@ main(int argc, char *argv[])
     free(d.hosts);
     of_listener_destroy(d.listener);
     rpc_server_destroy(d.rpc);
+    metrics_server_destroy(d.metrics);
     ctl_server_destroy(d.ctl);
     weft_config_destroy(&d.cfg);
     weft_config_destroy(&d.standby_cfg);

@@ -15,6 +15,7 @@
 #define WEFT_VERSION "0.1.0"
 
 struct apps;
+struct metrics_server;
 struct ctl_server;
 struct host;
 struct of_listener;
@@ -34,6 +35,7 @@ struct weftd {
     struct policy_store policy;
     struct datapath datapath;
     struct apps *apps;              /* Controller apps (apps.h). */
+    struct metrics_server *metrics; /* NULL without metrics-listen. */
     struct weftd_apps *apps_glue;   /* weftd-apps.c's state. */
     ev_signal sigterm, sigint, sighup;
     bool exiting;

@@ -44,6 +44,7 @@ begin
 trap 'status=$?; stop_captures; cleanup; exit $status' EXIT
 lab up 3 >"$T/lab.log" 2>&1 || { cat "$T/lab.log"; fail "lab up"; }
 write_config
+sed -i 's/^\[weftd\]$/[weftd]\nmetrics-listen = 127.0.0.1:9477/' "$CONF"
 lab vm-add h1 web1 --ip 10.0.0.11/24 --segment web >/dev/null
 lab vm-add h2 web2 --ip 10.0.0.12/24 --segment web >/dev/null
 lab vm-add h1 web3 --ip 10.0.0.13/24 --segment web >/dev/null
@@ -104,6 +105,34 @@ grep -q "host h1: ingress of t-web1, egress of t-web1 -> wm-" "$T/show" \
 weftctl dump-flows h3 | grep -q "tun_id=.*# mirror m1" \
     || fail "no delivery flow for m1 on h3"
 pass "counters ($(packets_of m1) packets) and per-host rows in mirror-show"
+
+# The Prometheus endpoint (metrics-listen) has the same counters.
+scrape() {
+    ip netns exec "$LAB_NAME-core" python3 -c '
+import sys, urllib.request, urllib.error
+try:
+    r = urllib.request.urlopen("http://127.0.0.1:9477" + sys.argv[1], timeout=5)
+    print(r.status); print(r.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code)' "$1"
+}
+scrape /metrics >"$T/metrics"
+head -1 "$T/metrics" | grep -qx 200 || fail "scrape: $(head -3 "$T/metrics")"
+metric() {  # NAME{LABELS} -> value
+    awk -v k="$1" '$1 == k { print $2 }' "$T/metrics"
+}
+[ "$(metric 'weft_hosts{state="ready"}')" = 3 ] \
+    || fail "metrics: hosts ready: $(grep weft_hosts "$T/metrics")"
+[ "$(metric 'weft_mirror_packets_total{mirror="m1",state="active"}')" -gt 0 ] \
+    || fail "metrics: m1 packets: $(grep mirror "$T/metrics")"
+[ "$(metric 'weft_flows_synced{host="h1"}')" = 1 ] || fail "metrics: synced"
+[ "$(metric 'weft_reconcile_duration_seconds_count{host="h1"}')" -gt 0 ] \
+    || fail "metrics: no reconcile rounds counted"
+[ "$(metric weft_rpc_requests_total)" -gt 0 ] || fail "metrics: rpc"
+grep -q '^# TYPE weft_reconcile_duration_seconds histogram$' "$T/metrics" \
+    || fail "metrics: histogram type"
+[ "$(scrape /other | head -1)" = 404 ] || fail "metrics: /other not 404"
+pass "Prometheus endpoint: hosts, flows, reconcile histogram, mirror and RPC counters"
 
 # 3. Local SPAN on h1: what web3 sends, to col1 on the same host.
 weftctl mirror-add span sources=vnic:web3 to=vnic:col1 direction=ingress \

@@ -122,8 +122,10 @@ static const struct bad_case bad_cases[] = {
       "b.conf:2: unknown key \"frobnicate\" in [weftd] (known: "
       "openflow-listen, controller-target, unixctl, rpc-socket, "
       "rpc-socket-group, rpc-tcp, policy-db, log-level, log-file, "
-      "backoff-max, standby-lock, ssl-private-key, ssl-certificate, "
-      "ssl-ca-cert)" },
+      "backoff-max, metrics-listen, standby-lock, ssl-private-key, "
+      "ssl-certificate, ssl-ca-cert)" },
+    { "[weftd]\nmetrics-listen = 127.0.0.1\n",
+      "b.conf:2: metrics-listen: \"127.0.0.1\" is not PORT or IPv4:PORT" },
     { "[weftd]\nstandby-lock = weftd\n",
       "b.conf:1: standby-lock needs policy-db: the lock is held in the "
       "policy database" },
