@@ -718,6 +718,58 @@ m_status(struct rpc_request *req, const msgpack_object *params, void *d)
     rpc_reply_end(req);
 }
 
+/* Hosts, tunnels, segments and vNICs, for a picture ("weftctl
+ * topology"). */
+static void
+m_topology(struct rpc_request *req, const msgpack_object *params, void *d_)
+{
+    struct weftd *d = d_;
+    const struct policy *p = d->policy.current;
+    (void) params;
+
+    msgpack_packer *pk = rpc_reply_begin(req);
+    msgpack_pack_map(pk, 4);
+    rpc_pack_key(pk, "hosts");
+    pack_hosts(pk, d);
+
+    size_t n_tunnels = 0;
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        for (size_t j = 0; j < d->n_hosts; j++) {
+            n_tunnels += (i != j && host_get_tunnel_ofport(
+                              d->hosts[i], host_get_name(d->hosts[j])) > 0);
+        }
+    }
+    rpc_pack_key(pk, "tunnels");
+    msgpack_pack_array(pk, n_tunnels);
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        for (size_t j = 0; j < d->n_hosts; j++) {
+            const char *peer = host_get_name(d->hosts[j]);
+            int ofport = (i != j ? host_get_tunnel_ofport(d->hosts[i], peer)
+                          : 0);
+            if (ofport > 0) {
+                msgpack_pack_map(pk, 3);
+                rpc_pack_kv_string(pk, "host", host_get_name(d->hosts[i]));
+                rpc_pack_kv_string(pk, "peer", peer);
+                rpc_pack_kv_int(pk, "ofport", ofport);
+            }
+        }
+    }
+
+    rpc_pack_key(pk, "segments");
+    msgpack_pack_array(pk, p->n_segments);
+    for (size_t i = 0; i < p->n_segments; i++) {
+        const struct policy_segment *s = &p->segments[i];
+        msgpack_pack_map(pk, 4);
+        rpc_pack_kv_string(pk, "name", s->name);
+        rpc_pack_kv_int(pk, "vlan", s->vlan);
+        rpc_pack_kv_int(pk, "vni", s->vni);
+        rpc_pack_kv_bool(pk, "isolated", s->isolated);
+    }
+    rpc_pack_key(pk, "vnics");
+    pack_vnics(pk, &d->inventory, NULL);
+    rpc_reply_end(req);
+}
+
 static void
 m_show(struct rpc_request *req, const msgpack_object *params, void *d_)
 {
@@ -962,6 +1014,7 @@ rpc_methods_register(struct weftd *d, struct rpc_server *rpc)
         { "ping", m_ping },
         { "status", m_status },
         { "show", m_show },
+        { "topology", m_topology },
         { "list-hosts", m_list_hosts },
         { "list-ports", m_list_ports },
         { "dump-flows", m_dump_flows },

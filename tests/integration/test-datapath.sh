@@ -56,6 +56,26 @@ can_ping web2 10.0.0.11 || fail "web2 -> web1"
 cannot_ping web1 10.0.0.21 || fail "web1 reached db1 without a rule"
 pass "web1 <-> web2 across hosts over VXLAN; web1 -> db1 blocked"
 
+# The picture of it: hosts, tunnels, VMs by segment (DOT, PNG, JSON).
+weftctl topology >"$T/topo.dot" || fail "topology"
+grep -q 'subgraph "cluster_h1"' "$T/topo.dot" || fail "no h1 in the topology"
+grep -q '"br:h1" -- "br:h2" \[label="VXLAN"' "$T/topo.dot" \
+    || fail "no h1-h2 tunnel in the topology: $(cat "$T/topo.dot")"
+grep -q '"h1/t-web1" \[.*label="web1\\nt-web1\\nweb"' "$T/topo.dot" \
+    || fail "web1 not drawn: $(grep web1 "$T/topo.dot")"
+dot -Tsvg "$T/topo.dot" >/dev/null || fail "dot refuses the topology"
+weftctl topology png "$T/topo.png" >/dev/null || fail "topology png"
+head -c 8 "$T/topo.png" | od -An -c | grep -q "P   N   G" \
+    || fail "topology png wrote no PNG"
+weftctl --format json topology | python3 -c '
+import json, sys
+t = json.load(sys.stdin)
+assert {h["name"] for h in t["hosts"]} == {"h1", "h2", "h3"}, t["hosts"]
+assert any(x["host"] == "h1" and x["peer"] == "h2" for x in t["tunnels"])
+assert {s["name"] for s in t["segments"]} == {"web", "db", "lab"}
+' || fail "topology JSON"
+pass "weftctl topology: DOT that dot(1) renders, PNG, JSON"
+
 # 2. A stateful rule web -> db tcp/5432.
 listen db1 5432
 listen web1 5432

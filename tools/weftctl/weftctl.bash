@@ -3,7 +3,7 @@ _weftctl() {
     local cur prev words cword
     _init_completion || return
 
-    local commands="ping status show list-hosts list-ports dump-flows trace set-policy
+    local commands="ping status show topology list-hosts list-ports dump-flows trace set-policy
         get-policy segment-add segment-del segment-list group-add group-del
         group-list rule-add rule-del rule-list mirror-add mirror-del mirror-list
         mirror-show policy-history policy-rollback
@@ -35,6 +35,7 @@ _weftctl() {
     case $cmd in
     segment-add) COMPREPLY=($(compgen -W "vlan= vni= isolated" -- "$cur")) ;;
     group-add) COMPREPLY=($(compgen -W "segments= labels= vnics= cidrs= groups=" -- "$cur")) ;;
+    topology) if [[ $prev == png ]]; then _filedir png; else COMPREPLY=($(compgen -W "dot png" -- "$cur")); fi ;;
     mirror-add) COMPREPLY=($(compgen -W "sources=vnic: sources=group: sources=segment: to=vnic: to=host: direction=both direction=ingress direction=egress" -- "$cur")) ;;
     rule-add) COMPREPLY=($(compgen -W "allow deny from= to= proto= ports= priority= stateless" -- "$cur")) ;;
     *) COMPREPLY=($(compgen -W "--dry-run" -- "$cur")) ;;

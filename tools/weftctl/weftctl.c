@@ -72,6 +72,7 @@ static weftctl_format_func format_show;
 static weftctl_format_func format_flows;
 static weftctl_format_func format_trace;
 static weftctl_format_func format_mirrors;
+static weftctl_format_func format_topology;
 static weftctl_format_func format_mirror;
 static weftctl_format_func format_apps;
 static weftctl_format_func format_app;
@@ -90,6 +91,9 @@ static const struct weftctl_command commands[] = {
       NULL, 0 },
     { "show", 0, 0, "", "show", "hosts, VMs and vNICs with their state",
       format_show, 0 },
+    { "topology", 0, 2, "[dot|png FILE]", "topology",
+      "hosts, tunnels, segments and VMs as a Graphviz graph (DOT, or a PNG "
+      "through dot(1))", format_topology, 0 },
     { "list-hosts", 0, 0, "", "list-hosts", "managed hosts", format_hosts,
       0 },
     { "list-ports", 0, 1, "[HOST]", "list-ports",
@@ -771,6 +775,128 @@ format_mirror(const msgpack_object *r, const struct weftctl_reply_info *info)
     }
 }
 
+/* "weftctl topology png FILE": where the picture goes (NULL: DOT text on
+ * standard output). */
+static const char *topology_png;
+
+/* A msgpack string as a C string in 'buf' ("" if not a string). */
+static const char *
+str_of(const msgpack_object *o, char *buf, size_t size)
+{
+    if (o && o->type == MSGPACK_OBJECT_STR) {
+        snprintf(buf, size, "%.*s", (int) o->via.str.size, o->via.str.ptr);
+    } else {
+        snprintf(buf, size, "%s", "");
+    }
+    return buf;
+}
+
+/* A fill color per segment, stable for its name. */
+static const char *
+segment_color(const char *segment)
+{
+    static const char *const palette[] = {
+        "#a6cee3", "#b2df8a", "#fb9a99", "#fdbf6f", "#cab2d6", "#ffff99",
+        "#8dd3c7", "#bebada", "#fccde5", "#d9d9d9",
+    };
+    unsigned int h = 5381;
+    for (const char *s = segment; *s; s++) {
+        h = h * 33 + (unsigned char) *s;
+    }
+    return *segment ? palette[h % (sizeof palette / sizeof *palette)]
+                    : "white";
+}
+
+/* Hosts are clusters holding their bridge and their VMs' vNICs (colored
+ * by segment); tunnels join the bridges. */
+static void
+write_dot(const msgpack_object *r, FILE *f)
+{
+    const msgpack_object *hosts = get(r, "hosts");
+    const msgpack_object *vnics = get(r, "vnics");
+    const msgpack_object *tunnels = get(r, "tunnels");
+    const msgpack_object *segments = get(r, "segments");
+    char a[128], b[128], c[128], d[128], e[64];
+
+    fprintf(f, "graph weft {\n  graph [fontname=\"Helvetica\", "
+            "rankdir=LR];\n  node [fontname=\"Helvetica\", fontsize=10];\n"
+            "  edge [fontname=\"Helvetica\", fontsize=9];\n");
+    for (uint32_t i = 0; hosts && i < hosts->via.array.size; i++) {
+        const msgpack_object *h = &hosts->via.array.ptr[i];
+        str_of(get(h, "name"), a, sizeof a);
+        fprintf(f, "  subgraph \"cluster_%s\" {\n    label=\"%s (%s)\\n%s\";"
+                "\n    \"br:%s\" [shape=box, style=rounded, label=\"%s\"];"
+                "\n", a, a, str_of(get(h, "state"), b, sizeof b),
+                str_of(get(h, "tunnel_ip"), c, sizeof c), a,
+                str_of(get(h, "bridge"), d, sizeof d));
+        for (uint32_t j = 0; vnics && j < vnics->via.array.size; j++) {
+            const msgpack_object *v = &vnics->via.array.ptr[j];
+            if (strcmp(str_of(get(v, "host"), b, sizeof b), a)) {
+                continue;
+            }
+            str_of(get(v, "segment"), c, sizeof c);
+            str_of(get(v, "tap"), d, sizeof d);
+            fprintf(f, "    \"%s/%s\" [shape=ellipse, style=filled, "
+                    "fillcolor=\"%s\", label=\"%s\\n%s\\n%s\"];\n"
+                    "    \"br:%s\" -- \"%s/%s\" [style=%s];\n",
+                    a, d, segment_color(c),
+                    str_of(get(v, "vm"), b, sizeof b), d, c[0] ? c : "-",
+                    a, a, d,
+                    strcmp(str_of(get(v, "placement"), e, sizeof e),
+                           "placed") ? "dashed" : "solid");
+        }
+        fprintf(f, "  }\n");
+    }
+    /* One edge per pair of hosts, drawn once. */
+    for (uint32_t i = 0; tunnels && i < tunnels->via.array.size; i++) {
+        const msgpack_object *t = &tunnels->via.array.ptr[i];
+        str_of(get(t, "host"), a, sizeof a);
+        str_of(get(t, "peer"), b, sizeof b);
+        if (strcmp(a, b) < 0) {
+            fprintf(f, "  \"br:%s\" -- \"br:%s\" [label=\"VXLAN\", "
+                    "penwidth=2];\n", a, b);
+        }
+    }
+    /* The legend: segments with their VLAN and VNI. */
+    fprintf(f, "  subgraph cluster_legend {\n    label=\"segments\";\n");
+    for (uint32_t i = 0; segments && i < segments->via.array.size; i++) {
+        const msgpack_object *s = &segments->via.array.ptr[i];
+        str_of(get(s, "name"), a, sizeof a);
+        long long vni = get_int(s, "vni");
+        snprintf(e, sizeof e, "VNI %lld", vni);
+        fprintf(f, "    \"seg:%s\" [shape=note, style=filled, "
+                "fillcolor=\"%s\", label=\"%s\\nVLAN %lld, %s\"];\n", a,
+                segment_color(a), a, get_int(s, "vlan"),
+                vni ? e : "no VNI");
+    }
+    fprintf(f, "  }\n}\n");
+}
+
+static void
+format_topology(const msgpack_object *r, const struct weftctl_reply_info *info)
+{
+    (void) info;
+    if (!topology_png) {
+        write_dot(r, stdout);
+        return;
+    }
+    char *cmd = NULL;
+    if (asprintf(&cmd, "dot -Tpng -o '%s'", topology_png) < 0) {
+        fatal("out of memory");
+    }
+    FILE *p = popen(cmd, "w");
+    free(cmd);
+    if (!p) {
+        fatal("cannot run dot(1): %s (install graphviz)", strerror(errno));
+    }
+    write_dot(r, p);
+    int status = pclose(p);
+    if (status) {
+        fatal("dot(1) failed (status %d): is graphviz installed?", status);
+    }
+    printf("%s\n", topology_png);
+}
+
 static void
 format_show(const msgpack_object *r, const struct weftctl_reply_info *info)
 {
@@ -936,6 +1062,19 @@ main(int argc, char *argv[])
                     cmd->min_args, cmd->max_args, cmd->args_usage);
     }
 
+    if (!strcmp(cmd->name, "topology")) {
+        /* Local arguments: how to render, not sent to weftd. */
+        if (n_args && strcmp(args[0], "dot") && strcmp(args[0], "png")) {
+            usage_error("topology: \"%s\" is not dot or png", args[0]);
+        }
+        if (n_args && !strcmp(args[0], "png")) {
+            if (n_args != 2 || strchr(args[1], '\'')) {
+                usage_error("topology png needs a FILE (without ')");
+            }
+            topology_png = args[1];
+        }
+        n_args = 0;
+    }
     if (dry_run && !(cmd->flags & CMD_CHANGES)) {
         usage_error("--dry-run only goes with commands that change the "
                     "policy");
