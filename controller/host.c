@@ -482,6 +482,17 @@ host_get_vm_ports(const struct host *h, const struct host_vm_port **ports)
     return h->n_vm_ports;
 }
 
+size_t
+host_get_wanted_tunnels(const struct host *h, const char ***peersp)
+{
+    const char **peers = xcalloc(h->n_tunnels + 1, sizeof *peers);
+    for (size_t i = 0; i < h->n_tunnels; i++) {
+        peers[i] = h->tunnels[i].peer;
+    }
+    *peersp = peers;
+    return h->n_tunnels;
+}
+
 int
 host_get_tunnel_ofport(const struct host *h, const char *peer)
 {

@@ -110,6 +110,11 @@ size_t host_get_vm_ports(const struct host *, const struct host_vm_port **);
 /* OpenFlow port of the host's configured uplink (trunk), 0 if none. */
 int host_get_uplink_ofport(const struct host *);
 
+/* The peers this host should have a tunnel to (from datapath.c), and how
+ * many, in '*peers' (malloc'd; the strings stay the host's, valid until
+ * the next host_set_tunnels()). */
+size_t host_get_wanted_tunnels(const struct host *, const char ***peers);
+
 /* OpenFlow port of this host's tunnel to 'peer', 0 if none (yet). */
 int host_get_tunnel_ofport(const struct host *, const char *peer);
 

@@ -16,6 +16,7 @@
 
 #include "apps.h"
 #include "datapath.h"
+#include "doctor.h"
 #include "flow.h"
 #include "host.h"
 #include "inventory.h"
@@ -718,6 +719,39 @@ m_status(struct rpc_request *req, const msgpack_object *params, void *d)
     rpc_reply_end(req);
 }
 
+static void
+m_doctor(struct rpc_request *req, const msgpack_object *params, void *d_)
+{
+    struct weftd *d = d_;
+    char **argv;
+    size_t argc;
+    if (!get_args(req, params, 0, 1, &argv, &argc)) {
+        return;
+    }
+    if (argc && !find_host(d, argv[0])) {
+        rpc_reply_errorf(req, "not-found", "host", 0, "no host named "
+                         "\"%s\"", argv[0]);
+        free_args(argv, argc);
+        return;
+    }
+    struct doctor_finding *v;
+    size_t n = doctor_run(d, argc ? argv[0] : NULL, &v);
+    msgpack_packer *pk = rpc_reply_begin(req);
+    msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_pack_map(pk, 5);
+        rpc_pack_kv_string(pk, "host", v[i].host);
+        rpc_pack_kv_string(pk, "check", v[i].check);
+        rpc_pack_kv_string(pk, "severity",
+                           doctor_severity_to_string(v[i].severity));
+        rpc_pack_kv_string(pk, "message", v[i].message);
+        rpc_pack_kv_string(pk, "fix", v[i].fix);
+    }
+    rpc_reply_end(req);
+    doctor_findings_free(v, n);
+    free_args(argv, argc);
+}
+
 /* Hosts, tunnels, segments and vNICs, for a picture ("weftctl
  * topology"). */
 static void
@@ -1015,6 +1049,7 @@ rpc_methods_register(struct weftd *d, struct rpc_server *rpc)
         { "status", m_status },
         { "show", m_show },
         { "topology", m_topology },
+        { "doctor", m_doctor },
         { "list-hosts", m_list_hosts },
         { "list-ports", m_list_ports },
         { "dump-flows", m_dump_flows },

@@ -90,6 +90,17 @@ no_port h2 t-nosegment || fail "nosegment was placed"
 has_port h1 t-vm1 || fail "vm1 lost its port because of dupmac"
 pass "bad interfaces stay unplaced with a reason; others unaffected"
 
+weftctl doctor h2 >"$T/doctor" || fail "doctor"
+grep -q "^h2 *vnic *warn  nosegment/t-nosegment .* not placed: no segment" \
+    "$T/doctor" || fail "doctor misses nosegment: $(cat "$T/doctor")"
+grep -q "fix: give the vNIC a segment" "$T/doctor" || fail "no fix for it"
+grep -q "fix: two vNICs share a MAC address" "$T/doctor" \
+    || fail "doctor misses dupmac: $(cat "$T/doctor")"
+grep -q "^h2 *openflow *ok  *switch connected" "$T/doctor" \
+    || fail "doctor: openflow: $(cat "$T/doctor")"
+grep -q "^0 errors, 2 warnings$" "$T/doctor" || fail "doctor: $(tail -1 "$T/doctor")"
+pass "weftctl doctor: unplaced vNICs with the reason and what to do"
+
 # kill -9, then change things while weftd is down.
 pid=$(weftd_pid)
 kill -9 "$pid"
@@ -118,7 +129,12 @@ has_port h1 t-vm4 || fail "t-vm4 removed while libvirtd was unreachable"
 grep -q "h1: libvirt: .*placed ports are kept" "$T/weftd.log" \
     || fail "no log line for the lost libvirtd"
 appctl status | grep -q ", 2 ready," || fail "h1 no longer ready for OVS"
-pass "libvirtd gone: ports kept, host reports it, weftd carries on"
+weftctl doctor >"$T/doctor" || fail "doctor with libvirtd gone"
+grep -q "^h1 *libvirt *error" "$T/doctor" \
+    || fail "doctor does not report h1's libvirt: $(cat "$T/doctor")"
+grep -q "^h2 *libvirt *ok" "$T/doctor" \
+    || fail "doctor stopped at the broken host: $(cat "$T/doctor")"
+pass "libvirtd gone: ports kept, host reports it (doctor too), weftd carries on"
 
 lab restart h1 libvirtd
 wait_until 20 "libvirt reconnected" sh -c "ovs-appctl -t $CTL host/list h1 \

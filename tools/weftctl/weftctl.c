@@ -73,6 +73,7 @@ static weftctl_format_func format_flows;
 static weftctl_format_func format_trace;
 static weftctl_format_func format_mirrors;
 static weftctl_format_func format_topology;
+static weftctl_format_func format_doctor;
 static weftctl_format_func format_mirror;
 static weftctl_format_func format_apps;
 static weftctl_format_func format_app;
@@ -91,6 +92,9 @@ static const struct weftctl_command commands[] = {
       NULL, 0 },
     { "show", 0, 0, "", "show", "hosts, VMs and vNICs with their state",
       format_show, 0 },
+    { "doctor", 0, 1, "[HOST]", "doctor",
+      "troubleshooting checklist, host by host, with what to do",
+      format_doctor, 0 },
     { "topology", 0, 2, "[dot|png FILE]", "topology",
       "hosts, tunnels, segments and VMs as a Graphviz graph (DOT, or a PNG "
       "through dot(1))", format_topology, 0 },
@@ -789,6 +793,36 @@ str_of(const msgpack_object *o, char *buf, size_t size)
         snprintf(buf, size, "%s", "");
     }
     return buf;
+}
+
+/* One line per finding, "HOST CHECK SEVERITY message", and the fix under
+ * each one that is not OK; then a count. */
+static void
+format_doctor(const msgpack_object *r, const struct weftctl_reply_info *info)
+{
+    size_t n_warn = 0, n_error = 0;
+    char sev[16];
+    (void) info;
+    for (uint32_t i = 0; r->type == MSGPACK_OBJECT_ARRAY
+                         && i < r->via.array.size; i++) {
+        const msgpack_object *f = &r->via.array.ptr[i];
+        str_of(get(f, "severity"), sev, sizeof sev);
+        put_str(get(f, "host"), "?", 8);
+        putchar(' ');
+        put_str(get(f, "check"), "?", 9);
+        printf(" %-5s ", sev);
+        put_str(get(f, "message"), "", 0);
+        putchar('\n');
+        const msgpack_object *fix = get(f, "fix");
+        if (fix && fix->type == MSGPACK_OBJECT_STR) {
+            fputs("         fix: ", stdout);
+            put_str(fix, "", 0);
+            putchar('\n');
+        }
+        n_warn += !strcmp(sev, "warn");
+        n_error += !strcmp(sev, "error");
+    }
+    printf("%zu errors, %zu warnings\n", n_error, n_warn);
 }
 
 /* A fill color per segment, stable for its name. */
