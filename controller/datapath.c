@@ -438,3 +438,27 @@ datapath_mirror_plan_create(const struct weftd *d)
     free_input(&in);
     return mirrors;
 }
+
+size_t
+datapath_mirror_counters(const struct weftd *d,
+                         const struct mirror_plan *plan, const char *name,
+                         uint64_t *packets, uint64_t *bytes)
+{
+    size_t n_rows = 0;
+    *packets = *bytes = 0;
+    for (size_t i = 0; i < plan->n_rows; i++) {
+        const struct mirror_row *r = &plan->rows[i];
+        const struct host *h = weftd_find_host(d, r->host);
+        uint64_t p, b;
+        const char *problem;
+        if (strcmp(r->mirror, name)) {
+            continue;
+        }
+        n_rows++;
+        if (h && host_get_mirror_stats(h, name, &p, &b, &problem)) {
+            *packets += p;
+            *bytes += b;
+        }
+    }
+    return n_rows;
+}

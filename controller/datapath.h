@@ -11,6 +11,7 @@
 #define WEFT_DATAPATH_H 1
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct weftd;
@@ -51,6 +52,13 @@ void datapath_plan_destroy(struct pipeline_plan *);
  * hosts and the policy: use it at once.  Free with mirror_plan_destroy(). */
 struct mirror_plan;
 struct mirror_plan *datapath_mirror_plan_create(const struct weftd *);
+
+/* Packets and bytes mirror 'name' of 'plan' copied, summed over the rows
+ * the hosts have (OVS Mirror statistics); returns how many rows the plan
+ * has for it. */
+size_t datapath_mirror_counters(const struct weftd *,
+                                const struct mirror_plan *, const char *name,
+                                uint64_t *packets, uint64_t *bytes);
 
 /* Recomputes what changed since the last call. */
 void datapath_run(struct datapath *, struct weftd *);

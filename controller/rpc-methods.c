@@ -366,17 +366,6 @@ host_or_port(const char *s)
     return s ? s : "-";
 }
 
-static struct host *
-find_host(const struct weftd *d, const char *name)
-{
-    for (size_t i = 0; i < d->n_hosts; i++) {
-        if (!strcmp(host_get_name(d->hosts[i]), name)) {
-            return d->hosts[i];
-        }
-    }
-    return NULL;
-}
-
 static void
 pack_names(msgpack_packer *pk, const char *key, const char **names,
            size_t n)
@@ -394,20 +383,9 @@ pack_mirror(msgpack_packer *pk, const struct weftd *d,
             const struct mirror_plan *plan, const struct mirror_status *st,
             bool details)
 {
-    uint64_t packets = 0, bytes = 0;
-    size_t n_rows = 0;
-    for (size_t i = 0; i < plan->n_rows; i++) {
-        const struct mirror_row *r = &plan->rows[i];
-        uint64_t p, b;
-        const char *problem;
-        if (r->mirror == st->name
-            && host_get_mirror_stats(find_host(d, r->host), st->name, &p, &b,
-                                     &problem)) {
-            packets += p;
-            bytes += b;
-        }
-        n_rows += r->mirror == st->name;
-    }
+    uint64_t packets, bytes;
+    size_t n_rows = datapath_mirror_counters(d, plan, st->name, &packets,
+                                             &bytes);
     char dest[256];
     snprintf(dest, sizeof dest, "%s/%s", host_or_port(st->dest_host),
              host_or_port(st->dest_port));
@@ -436,8 +414,9 @@ pack_mirror(msgpack_packer *pk, const struct weftd *d,
         }
         uint64_t p, b;
         const char *problem;
-        bool present = host_get_mirror_stats(find_host(d, r->host), st->name,
-                                             &p, &b, &problem);
+        const struct host *h = weftd_find_host(d, r->host);
+        bool present = h && host_get_mirror_stats(h, st->name, &p, &b,
+                                                  &problem);
         msgpack_pack_map(pk, 8);
         rpc_pack_kv_string(pk, "host", r->host);
         pack_names(pk, "select_src", r->select_src, r->n_select_src);
@@ -728,7 +707,7 @@ m_doctor(struct rpc_request *req, const msgpack_object *params, void *d_)
     if (!get_args(req, params, 0, 1, &argv, &argc)) {
         return;
     }
-    if (argc && !find_host(d, argv[0])) {
+    if (argc && !weftd_find_host(d, argv[0])) {
         rpc_reply_errorf(req, "not-found", "host", 0, "no host named "
                          "\"%s\"", argv[0]);
         free_args(argv, argc);
@@ -920,12 +899,7 @@ m_dump_flows(struct rpc_request *req, const msgpack_object *params, void *d_)
     if (!get_args(req, params, 1, 1, &argv, &argc)) {
         return;
     }
-    const struct host *h = NULL;
-    for (size_t i = 0; i < d->n_hosts; i++) {
-        if (!strcmp(host_get_name(d->hosts[i]), argv[0])) {
-            h = d->hosts[i];
-        }
-    }
+    const struct host *h = weftd_find_host(d, argv[0]);
     if (!h) {
         rpc_reply_errorf(req, "not-found", "host", 0, "no host named "
                          "\"%s\"", argv[0]);

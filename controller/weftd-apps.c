@@ -33,23 +33,12 @@ struct weftd_apps {
     size_t n_hosts;
 };
 
-static struct host *
-find_host(const struct weftd *d, const char *name)
-{
-    for (size_t i = 0; i < d->n_hosts; i++) {
-        if (!strcmp(host_get_name(d->hosts[i]), name)) {
-            return d->hosts[i];
-        }
-    }
-    return NULL;
-}
-
 static int
 env_packet_out(void *d_, const char *host, uint32_t in_port,
                const char *actions, const void *packet, size_t len,
                char **errorp)
 {
-    struct host *h = find_host(d_, host);
+    struct host *h = weftd_find_host(d_, host);
     if (!h) {
         *errorp = xasprintf("no host named \"%s\"", host);
         return ENOENT;
@@ -86,7 +75,7 @@ port_stats_cb(struct of_switch *sw, void *aux, int error,
 static int
 env_port_stats(void *d_, const char *host, uint64_t id)
 {
-    struct host *h = find_host(d_, host);
+    struct host *h = weftd_find_host(d_, host);
     if (!h) {
         return ENOENT;
     }

@@ -128,23 +128,13 @@ mirror_metrics(FILE *f, const struct weftd *d)
     header(f, "weft_mirror_packets_total", "counter",
            "Packets a mirror copied (OVS Mirror statistics, all hosts).");
     for (size_t i = 0; i < plan->n_mirrors; i++) {
-        unsigned long long total = 0;
-        for (size_t j = 0; j < plan->n_rows; j++) {
-            const struct mirror_row *r = &plan->rows[j];
-            uint64_t packets, bytes;
-            const char *problem;
-            for (size_t k = 0; k < d->n_hosts; k++) {
-                if (r->mirror == plan->mirrors[i].name
-                    && !strcmp(host_get_name(d->hosts[k]), r->host)
-                    && host_get_mirror_stats(d->hosts[k], r->mirror,
-                                             &packets, &bytes, &problem)) {
-                    total += packets;
-                }
-            }
-        }
+        uint64_t packets, bytes;
+        datapath_mirror_counters(d, plan, plan->mirrors[i].name, &packets,
+                                 &bytes);
         fprintf(f, "weft_mirror_packets_total{mirror=\"%s\",state=\"%s\"} "
                 "%llu\n", plan->mirrors[i].name,
-                mirror_state_to_string(plan->mirrors[i].state), total);
+                mirror_state_to_string(plan->mirrors[i].state),
+                (unsigned long long) packets);
     }
     mirror_plan_destroy(plan);
 }

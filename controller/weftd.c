@@ -54,8 +54,8 @@ usage(void)
            "Status and commands: ovs-appctl -t /run/weft/weftd.ctl help\n");
 }
 
-static struct host *
-find_host_by_name(const struct weftd *d, const char *name)
+struct host *
+weftd_find_host(const struct weftd *d, const char *name)
 {
     for (size_t i = 0; i < d->n_hosts; i++) {
         if (!strcmp(host_get_name(d->hosts[i]), name)) {
@@ -281,7 +281,7 @@ apply_config(struct weftd *d, struct weft_config *new)
     }
     for (size_t i = 0; i < new->n_hosts; i++) {
         const struct weft_host_config *hc = &new->hosts[i];
-        struct host *old = find_host_by_name(d, hc->name);
+        struct host *old = weftd_find_host(d, hc->name);
         if (old && same_target
             && weft_host_config_equal(host_get_config(old), hc)) {
             hosts[i] = old;

@@ -47,6 +47,9 @@ struct weftd {
     struct weft_config standby_cfg;
 };
 
+/* The managed host called 'name', or NULL. */
+struct host *weftd_find_host(const struct weftd *, const char *name);
+
 /* Registers weftctl's methods (rpc-methods.c). */
 void rpc_methods_register(struct weftd *, struct rpc_server *);
 
