@@ -412,8 +412,8 @@ pack_mirror(msgpack_packer *pk, const struct weftd *d,
         if (r->mirror != st->name) {
             continue;
         }
-        uint64_t p, b;
-        const char *problem;
+        uint64_t p = 0, b = 0;
+        const char *problem = "host no longer managed";
         const struct host *h = weftd_find_host(d, r->host);
         bool present = h && host_get_mirror_stats(h, st->name, &p, &b,
                                                   &problem);

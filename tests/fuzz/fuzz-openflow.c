@@ -1,0 +1,113 @@
+/* Fuzz target: OpenFlow messages from a switch, as weftd's listener and
+ * flow reconciler handle them (ofproto-glue/openflow.c, flow-table.c).
+ * Each input is what a fake switch sends on a fresh TCP connection to
+ * 127.0.0.1, after a valid HELLO and FEATURES_REPLY (so that the switch
+ * is identified and its flows are being reconciled, and the input reaches
+ * the handlers of packet-ins, flow-removed, errors, multipart and bundle
+ * replies); then the connection closes. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "flow.h"
+#include "log.h"
+#include "openflow.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int owner;
+static struct of_listener *listener;
+static int port;
+
+static const struct weft_flow flows[] = {
+    { 0, 100, 0x5701000000000001ULL, "in_port=1", "goto_table:10" },
+    { 10, 0, 0x5700000000000000ULL, "", "drop" },
+};
+
+static void *
+switch_up(void *aux, struct of_switch *sw, uint64_t dpid)
+{
+    (void) aux;
+    (void) dpid;
+    of_switch_set_flows(sw, flows, 2);
+    return &owner;
+}
+
+static void
+switch_down(void *owner_, struct of_switch *sw)
+{
+    (void) owner_;
+    (void) sw;
+}
+
+static const struct of_listener_callbacks callbacks = {
+    .switch_up = switch_up,
+    .switch_down = switch_down,
+};
+
+static void
+init(void)
+{
+    weft_log_threshold = WEFT_LOG_OFF;
+    for (int i = 0; i < 50 && !listener; i++) {
+        char target[64];
+        port = 30000 + (getpid() * 7 + i * 131) % 30000;
+        snprintf(target, sizeof target, "ptcp:%d:127.0.0.1", port);
+        if (of_listener_create(target, &callbacks, NULL, &listener)) {
+            listener = NULL;
+        }
+    }
+    if (!listener) {
+        abort();
+    }
+}
+
+static void
+run(int n)
+{
+    for (int i = 0; i < n; i++) {
+        of_listener_run(listener);
+    }
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!listener) {
+        init();
+    }
+    /* OpenFlow 1.5: HELLO, then FEATURES_REPLY with datapath ID 1. */
+    static const uint8_t preamble[] = {
+        0x06, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x01,
+        0x06, 0x06, 0x00, 0x20, 0x00, 0x00, 0x00, 0x02,
+        0, 0, 0, 0, 0, 0, 0, 1,         /* datapath_id */
+        0, 0, 0, 0,                     /* n_buffers */
+        254, 0, 0, 0,                   /* n_tables, auxiliary_id, pad */
+        0, 0, 0, 0x4f,                  /* capabilities */
+        0, 0, 0, 0,                     /* reserved */
+    };
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {
+        .sin_family = AF_INET,
+        .sin_port = htons(port),
+        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+    };
+    if (fd < 0 || connect(fd, (struct sockaddr *) &sin, sizeof sin)) {
+        abort();
+    }
+    run(5);
+    if (write(fd, preamble, sizeof preamble) != sizeof preamble
+        || (size && write(fd, data, size) < 0)) {
+        /* The listener may have closed it already: fine. */
+    }
+    run(40);
+    close(fd);
+    run(10);
+    return 0;
+}
