@@ -111,14 +111,18 @@ done
 wait_until 20 "late1 reachable" can_ping late1 10.0.0.11
 pass "weftd kill -9: 0 lost; restart sent only the flows late1 needs; late1 connected"
 
-# 2. ovsdb-server of h1 down for 2 s: the dataplane does not notice.
+# 2. ovsdb-server of h1 down for 2 s, a VM started there meanwhile: the
+# dataplane does not notice; the VM is placed once it is back.
 ping_start a web1 10.0.0.12 6
 sleep 0.5
-lab restart h1 ovsdb-server --down 2
+lab restart h1 ovsdb-server --down 2 &
+lab vm-add h1 late2 --ip 10.0.0.22/24 --segment web >/dev/null
+wait $! || fail "ovsdb-server restart"
 wait_converged
+wait_until 20 "late2 reachable" can_ping late2 10.0.0.13
 record ovsdb-restart a "$t"
 [ "$lost_a" = 0 ] || fail "an ovsdb-server restart lost $lost_a packets"
-pass "h1 ovsdb-server down 2 s: 0 lost, reconverged in ${t}s"
+pass "h1 ovsdb-server down 2 s: 0 lost, reconverged in ${t}s; a VM started meanwhile is placed"
 
 # 3. libvirtd of h2 down 2 s, a VM stopped meanwhile on h3 (other host).
 # The lab's libvirtd (test driver) forgets its domains when it stops; the
@@ -141,13 +145,15 @@ pass "h2 libvirtd down 2 s: h1 -> h3 untouched; web2 back; a VM stopped meanwhil
 ping_start a web1 10.0.0.12 10
 ping_start b web1 10.0.0.13 10
 sleep 0.5
-lab restart h2 ovs-vswitchd --down 1
+lab restart h2 ovs-vswitchd --down 1 &
+lab vm-stop late2 >/dev/null
+wait $! || fail "ovs-vswitchd restart"
 wait_converged 30
 wait_until 20 "web1 -> web2 after vswitchd" can_ping web1 10.0.0.12
 record vswitchd-restart a "$t"
 record vswitchd-restart b "$t"
 [ "$lost_b" = 0 ] || fail "h2's vswitchd restart cost h1 -> h3 $lost_b packets"
-pass "h2 ovs-vswitchd down 1 s: back in ${t}s, web1 -> web2 lost $lost_a, h1 -> h3 untouched"
+pass "h2 ovs-vswitchd down 1 s (a VM stopped meanwhile): back in ${t}s, web1 -> web2 lost $lost_a, h1 -> h3 untouched"
 
 # 5. h2's underlay cut for 4 s: h2 is lost (and retried), the others are
 # not affected; it comes back.
@@ -156,20 +162,24 @@ ping_start b web1 10.0.0.13 10
 sleep 0.5
 lab underlay h2 down
 wait_until 20 "h2 seen lost" eval 'appctl status | grep -q "1 lost"'
-sleep 2
+lab vm-add h2 late3 --ip 10.0.0.23/24 --segment web >/dev/null
+sleep 1
 lab underlay h2 up
 wait_converged 60
 record underlay-cut a "$t"
 record underlay-cut b "$t"
 [ "$lost_b" = 0 ] || fail "cutting h2 cost h1 -> h3 $lost_b packets"
 can_ping web1 10.0.0.12 || fail "web1 -> web2 after the underlay is back"
-pass "h2 underlay cut: h1 -> h3 untouched, h2 back in ${t}s (web1 -> web2 lost $lost_a)"
+wait_until 20 "late3 (started during the cut) reachable" \
+    can_ping late3 10.0.0.13
+pass "h2 underlay cut: h1 -> h3 untouched, h2 back in ${t}s (web1 -> web2 lost $lost_a); a VM started meanwhile is placed"
 
 # 6. The policy database down: changes refused clearly, dataplane as is.
 ping_start a web1 10.0.0.12 8
 sleep 0.5
 lab restart core policy-db --down 4 &
 db_pid=$!
+lab vm-start late2 >/dev/null
 sleep 1
 if weftctl rule-add r1 allow from=web to=web proto=tcp ports=22 \
        >"$T/refused" 2>&1; then
@@ -183,7 +193,9 @@ record policy-db-stop a "$t"
 [ "$lost_a" = 0 ] || fail "the policy database outage lost $lost_a packets"
 wait_until 20 "policy changes accepted again" \
     weftctl rule-add r1 allow from=web to=web proto=tcp ports=22
-pass "policy database down: change refused clearly, 0 lost, changes work again"
+wait_until 20 "late2 (restarted during the outage) reachable" \
+    can_ping late2 10.0.0.13
+pass "policy database down: change refused clearly, 0 lost, a VM started meanwhile is placed, changes work again"
 
 if [ -n "${WEFT_FAULTS_REPORT:-}" ]; then
     (IFS=,; echo "[${report[*]}]") >"$WEFT_FAULTS_REPORT"
