@@ -66,6 +66,13 @@ settled(struct datapath *dp, const struct weftd *d, long long int now)
     return true;
 }
 
+static bool
+host_port_present(void *d, const char *host, const char *port)
+{
+    const struct host *h = weftd_find_host(d, host);
+    return h && host_get_port_ofport(h, port) > 0;
+}
+
 static struct mirror_plan *
 plan_mirrors(const struct weftd *d, const struct policy *policy,
              const struct pipeline_vnic *vnics, size_t n_vnics)
@@ -83,6 +90,8 @@ plan_mirrors(const struct weftd *d, const struct policy *policy,
         .n_vnics = n_vnics,
         .hosts = hosts,
         .n_hosts = d->n_hosts,
+        .host_port_present = host_port_present,
+        .aux = (void *) d,
     };
     struct mirror_plan *plan = mirror_plan_create(&in);
     free(hosts);
@@ -239,13 +248,15 @@ compute_host_flows(const struct pipeline_plan *plan,
     weft_flow_set_sort(flows);
 }
 
-/* Gives 'h' its Mirror rows, mirror tunnel ports and watched ports. */
+/* Gives 'h' its Mirror rows, mirror tunnel ports and the ports it must
+ * watch: every host:HOST/PORT destination on it, present or not yet. */
 static void
-set_host_mirrors(struct host *h, const struct mirror_plan *mirrors)
+set_host_mirrors(struct host *h, const struct mirror_plan *mirrors,
+                 const struct policy *policy)
 {
     const char *name = host_get_name(h);
     struct host_mirror *rows = xcalloc(mirrors->n_rows + 1, sizeof *rows);
-    const char **watch = xcalloc(mirrors->n_deliveries + 1, sizeof *watch);
+    const char **watch = xcalloc(policy->n_mirrors + 1, sizeof *watch);
     size_t n_rows = 0, n_watch = 0;
 
     for (size_t i = 0; i < mirrors->n_rows; i++) {
@@ -263,10 +274,10 @@ set_host_mirrors(struct host *h, const struct mirror_plan *mirrors)
             };
         }
     }
-    for (size_t i = 0; i < mirrors->n_deliveries; i++) {
-        const struct mirror_delivery *m = &mirrors->deliveries[i];
-        if (!strcmp(m->host, name) && !m->ofport) {
-            watch[n_watch++] = m->port;
+    for (size_t i = 0; i < policy->n_mirrors; i++) {
+        const struct policy_mirror *m = &policy->mirrors[i];
+        if (m->to_type == POLICY_REF_HOST && !strcmp(m->to_name, name)) {
+            watch[n_watch++] = m->to_port;
         }
     }
     host_set_mirrors(h, rows, n_rows,
@@ -302,7 +313,7 @@ datapath_run(struct datapath *dp, struct weftd *d)
         struct host *h = d->hosts[i];
         const char *name = host_get_name(h);
 
-        set_host_mirrors(h, mirrors);
+        set_host_mirrors(h, mirrors, d->policy.current);
 
         struct host_tunnel *tunnels = xcalloc(d->n_hosts,
                                               sizeof *tunnels);
@@ -337,44 +348,63 @@ datapath_run(struct datapath *dp, struct weftd *d)
              dp->stats.last_compute_ms, in.n_vnics);
 }
 
+static int
+compare_lines(const void *a, const void *b)
+{
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* The flows of 'set', one formatted line each, sorted as strings (the
+ * order of a merge; a flow set's own order is not the same); '*textp'
+ * holds the lines and must be freed with the array. */
+static char **
+flow_lines(const struct weft_flow_set *set, char **textp, size_t *np)
+{
+    size_t len = 0;
+    FILE *f = open_memstream(textp, &len);
+    weft_flow_set_format(set, f);
+    fclose(f);
+
+    char **lines = xcalloc(set->n + 1, sizeof *lines);
+    size_t n = 0;
+    for (char *s = *textp, *nl; *s && n < set->n + 1; s = nl + 1) {
+        nl = strchr(s, '\n');
+        lines[n++] = s;
+        if (!nl) {
+            break;
+        }
+        *nl = '\0';
+    }
+    qsort(lines, n, sizeof *lines, compare_lines);
+    *np = n;
+    return lines;
+}
+
 /* Appends to 'out' one "host: +|- flow" line per flow that differs between
- * 'old' and 'new' (both sorted). */
+ * 'old' and 'new'. */
 static void
 diff_flows(const char *host, const struct weft_flow_set *old,
            const struct weft_flow_set *new, FILE *out)
 {
-    char *a = NULL, *b = NULL;
-    size_t alen = 0, blen = 0;
-    FILE *fa = open_memstream(&a, &alen);
-    FILE *fb = open_memstream(&b, &blen);
-    weft_flow_set_format(old, fa);
-    weft_flow_set_format(new, fb);
-    fclose(fa);
-    fclose(fb);
-
-    /* Both are sorted the same way: a merge finds the differences. */
-    char *pa = a, *pb = b;
-    while (*pa || *pb) {
-        char *ea = strchr(pa, '\n'), *eb = strchr(pb, '\n');
-        size_t la = ea ? (size_t) (ea - pa) : strlen(pa);
-        size_t lb = eb ? (size_t) (eb - pb) : strlen(pb);
-        int cmp = (!*pa ? 1 : !*pb ? -1 : strncmp(pa, pb, la < lb ? la : lb));
-        if (!cmp && la != lb) {
-            cmp = la < lb ? -1 : 1;
-        }
+    char *a_text, *b_text;
+    size_t na, nb;
+    char **a = flow_lines(old, &a_text, &na);
+    char **b = flow_lines(new, &b_text, &nb);
+    size_t i = 0, j = 0;
+    while (i < na || j < nb) {
+        int cmp = i >= na ? 1 : j >= nb ? -1 : strcmp(a[i], b[j]);
         if (!cmp) {
-            pa += la + (ea != NULL);
-            pb += lb + (eb != NULL);
+            i++, j++;
         } else if (cmp < 0) {
-            fprintf(out, "%s: - %.*s\n", host, (int) la, pa);
-            pa += la + (ea != NULL);
+            fprintf(out, "%s: - %s\n", host, a[i++]);
         } else {
-            fprintf(out, "%s: + %.*s\n", host, (int) lb, pb);
-            pb += lb + (eb != NULL);
+            fprintf(out, "%s: + %s\n", host, b[j++]);
         }
     }
     free(a);
     free(b);
+    free(a_text);
+    free(b_text);
 }
 
 char *

@@ -233,6 +233,11 @@ plan_mirror(const struct mirror_plan_input *in,
         set_state(st, MIRROR_ERROR, "destination host %s is not managed "
                   "by weftd", m->to_name);
         return;
+    } else if (in->host_port_present
+               && !in->host_port_present(in->aux, m->to_name, m->to_port)) {
+        set_state(st, MIRROR_DESTINATION_DOWN, "destination port %s is not "
+                  "on %s's bridge", m->to_port, m->to_name);
+        return;
     } else {
         st->dest_host = m->to_name;
         st->dest_port = m->to_port;

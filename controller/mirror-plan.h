@@ -51,6 +51,11 @@ struct mirror_plan_input {
     size_t n_vnics;
     const struct mirror_plan_host *hosts;
     size_t n_hosts;
+
+    /* Whether port 'port' is on 'host''s bridge, for destinations given
+     * as host:HOST/PORT.  NULL: assume it is. */
+    bool (*host_port_present)(void *aux, const char *host, const char *port);
+    void *aux;
 };
 
 /* One Mirror row on one host. */

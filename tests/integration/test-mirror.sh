@@ -152,6 +152,23 @@ grep -q "echo reply" "$T/span.txt" \
     && fail "ingress-only SPAN copied replies: $(cat "$T/span.txt")"
 pass "local SPAN on h1, ingress only"
 
+# A host port as the destination: waits for the port, then mirrors to it.
+weftctl mirror-add hp sources=vnic:web3 to=host:h1/mon0 direction=ingress \
+    >/dev/null || fail "mirror-add hp"
+wait_until 15 "hp waits for mon0" mirror_state hp destination-down
+weftctl mirror-list | grep -q "hp: destination port mon0 is not on h1's bridge" \
+    || fail "no reason for hp: $(weftctl mirror-list)"
+lab exec h1 ovs-vsctl add-port br-int mon0 -- set interface mon0 type=internal
+wait_until 15 "hp active" mirror_state hp active
+wait_until 15 "hp row on h1" mirror_row_present h1 hp
+[ "$(vsctl h1 --bare --columns=output_port find Mirror name=weft-hp)" \
+  = "$(vsctl h1 --bare --columns=_uuid find Port name=mon0)" ] \
+    || fail "hp does not output to mon0"
+weftctl mirror-del hp >/dev/null || fail "mirror-del hp"
+wait_until 15 "hp row gone" eval '! mirror_row_present h1 hp'
+lab exec h1 ovs-vsctl del-port br-int mon0
+pass "a host port as destination: reported missing, then mirrored to once added"
+
 # 4. Deleting m1 stops it; a segment-wide mirror follows a VM started later.
 weftctl mirror-del m1 >/dev/null || fail "mirror-del m1"
 weftctl mirror-add seg sources=segment:web to=vnic:col >/dev/null \

@@ -179,6 +179,39 @@ test_group_egress_to_host_port(void **state)
     policy_destroy(p);
 }
 
+static bool
+no_port(void *aux, const char *host, const char *port)
+{
+    (void) aux;
+    (void) host;
+    return strcmp(port, "mon0");
+}
+
+/* A host port that is not on the bridge: the mirror waits, no rows. */
+static void
+test_host_port_absent(void **state)
+{
+    (void) state;
+    struct policy *p = parse_policy(
+        SEGMENTS "mirror g sources=segment:web to=host:h3/mon0\n");
+    struct mirror_plan_input in = {
+        .policy = p,
+        .vnics = lab_vnics,
+        .n_vnics = sizeof lab_vnics / sizeof lab_vnics[0],
+        .hosts = lab_hosts,
+        .n_hosts = 3,
+        .host_port_present = no_port,
+    };
+    struct mirror_plan *plan = mirror_plan_create(&in);
+    assert_int_equal(plan->n_rows, 0);
+    assert_int_equal(plan->n_deliveries, 0);
+    assert_int_equal(plan->mirrors[0].state, MIRROR_DESTINATION_DOWN);
+    assert_non_null(strstr(plan->mirrors[0].detail,
+                           "port mon0 is not on h3's bridge"));
+    mirror_plan_destroy(plan);
+    policy_destroy(p);
+}
+
 static void
 test_destination_excluded_from_sources(void **state)
 {
@@ -259,6 +292,7 @@ main(void)
         cmocka_unit_test(test_remote_vnic_both),
         cmocka_unit_test(test_local_span_segment_ingress),
         cmocka_unit_test(test_group_egress_to_host_port),
+        cmocka_unit_test(test_host_port_absent),
         cmocka_unit_test(test_destination_excluded_from_sources),
         cmocka_unit_test(test_not_realized),
         cmocka_unit_test(test_keys_stable_and_distinct),
