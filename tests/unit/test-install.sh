@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # "meson install" puts every piece where it belongs (into a scratch
 # DESTDIR): binaries, man pages, completion, the app header and its
 # pkg-config file, the sample apps, the schema, the examples and the
