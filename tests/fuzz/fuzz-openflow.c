@@ -98,7 +98,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .sin_port = htons(port),
         .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
     };
-    if (fd < 0 || connect(fd, (struct sockaddr *) &sin, sizeof sin)) {
+    /* Closed with a reset: no TIME_WAIT, or a minute of fuzzing would use
+     * up the ephemeral ports. */
+    struct linger linger = { .l_onoff = 1, .l_linger = 0 };
+    if (fd < 0
+        || setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, sizeof linger)
+        || connect(fd, (struct sockaddr *) &sin, sizeof sin)) {
         abort();
     }
     run(5);
