@@ -24,6 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int owner;
 static struct of_listener *listener;
 static int port;
+static unsigned long long n_up, n_down;   /* Switches identified, gone. */
 
 static const struct weft_flow flows[] = {
     { 0, 100, 0x5701000000000001ULL, "in_port=1", "goto_table:10" },
@@ -35,6 +36,7 @@ switch_up(void *aux, struct of_switch *sw, uint64_t dpid)
 {
     (void) aux;
     (void) dpid;
+    n_up++;
     of_switch_set_flows(sw, flows, 2);
     return &owner;
 }
@@ -44,6 +46,7 @@ switch_down(void *owner_, struct of_switch *sw)
 {
     (void) owner_;
     (void) sw;
+    n_down++;
 }
 
 static const struct of_listener_callbacks callbacks = {
@@ -98,11 +101,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .sin_port = htons(port),
         .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
     };
-    /* Closed with a reset: no TIME_WAIT, or a minute of fuzzing would use
-     * up the ephemeral ports. */
+    /* Thousands of connections a second: each from another loopback
+     * address (all of 127/8 is local), closed with a reset, so that the
+     * TIME_WAIT states of either side never use up the ephemeral ports of
+     * one address pair. */
+    static uint32_t n_conns;
+    n_conns++;
+    struct sockaddr_in src = {
+        .sin_family = AF_INET,
+        .sin_addr.s_addr = htonl(0x7f000000u | 0x10000u
+                                 | (n_conns % 0xfff0u + 2)),
+    };
     struct linger linger = { .l_onoff = 1, .l_linger = 0 };
     if (fd < 0
         || setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, sizeof linger)
+        || bind(fd, (struct sockaddr *) &src, sizeof src)
         || connect(fd, (struct sockaddr *) &sin, sizeof sin)) {
         abort();
     }
@@ -113,6 +126,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     run(40);
     close(fd);
-    run(10);
+    /* Until the listener has let go of this connection too, so that
+     * connections (and file descriptors) do not pile up across inputs;
+     * a connection it never lets go of is a leak worth a crash. */
+    for (int i = 0; i < 100000 && n_down < n_up; i++) {
+        run(1);
+    }
+    if (n_down < n_up) {
+        abort();
+    }
     return 0;
 }
