@@ -2,6 +2,7 @@
 #include "flow.h"
 #include "xalloc.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@ weft_flow_set_destroy(struct weft_flow_set *set)
     if (set) {
         weft_flow_set_clear(set);
         free(set->flows);
+        free(set->meters);
         memset(set, 0, sizeof *set);
     }
 }
@@ -29,6 +31,7 @@ weft_flow_set_clear(struct weft_flow_set *set)
         free(set->flows[i].actions);
     }
     set->n = 0;
+    set->n_meters = 0;
 }
 
 void
@@ -87,10 +90,75 @@ compare_flows(const void *a_, const void *b_)
 }
 
 void
+weft_flow_set_add_meter(struct weft_flow_set *set, const struct weft_meter *m)
+{
+    if (set->n_meters >= set->allocated_meters) {
+        set->allocated_meters = (set->allocated_meters
+                                 ? 2 * set->allocated_meters : 8);
+        set->meters = xrealloc(set->meters,
+                               set->allocated_meters * sizeof *set->meters);
+    }
+    set->meters[set->n_meters++] = *m;
+}
+
+static int
+compare_meters(const void *a_, const void *b_)
+{
+    const struct weft_meter *a = a_;
+    const struct weft_meter *b = b_;
+
+    return (a->id != b->id ? (a->id < b->id ? -1 : 1)
+            : a->kbps != b->kbps ? (a->kbps < b->kbps ? -1 : 1)
+            : a->burst_kbit < b->burst_kbit ? -1
+            : a->burst_kbit > b->burst_kbit);
+}
+
+void
 weft_flow_set_sort(struct weft_flow_set *set)
 {
     if (set->n > 1) {
         qsort(set->flows, set->n, sizeof *set->flows, compare_flows);
+    }
+    if (set->n_meters > 1) {
+        qsort(set->meters, set->n_meters, sizeof *set->meters,
+              compare_meters);
+    }
+}
+
+bool
+weft_flow_set_equal(const struct weft_flow_set *a,
+                    const struct weft_flow_set *b)
+{
+    if (a->n != b->n || a->n_meters != b->n_meters) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        const struct weft_flow *x = &a->flows[i], *y = &b->flows[i];
+        if (x->table != y->table || x->priority != y->priority
+            || x->cookie != y->cookie || strcmp(x->match, y->match)
+            || strcmp(x->actions, y->actions)
+            || x->idle_timeout != y->idle_timeout
+            || x->hard_timeout != y->hard_timeout) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < a->n_meters; i++) {
+        if (compare_meters(&a->meters[i], &b->meters[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void
+weft_flow_set_append(struct weft_flow_set *dst,
+                     const struct weft_flow_set *src)
+{
+    for (size_t i = 0; i < src->n; i++) {
+        weft_flow_set_add_flow(dst, &src->flows[i]);
+    }
+    for (size_t i = 0; i < src->n_meters; i++) {
+        weft_flow_set_add_meter(dst, &src->meters[i]);
     }
 }
 
@@ -110,5 +178,12 @@ weft_flow_set_format(const struct weft_flow_set *set, FILE *stream)
         }
         fprintf(stream, "%s%sactions=%s\n", f->match, *f->match ? " " : "",
                 f->actions);
+    }
+    for (size_t i = 0; i < set->n_meters; i++) {
+        const struct weft_meter *m = &set->meters[i];
+
+        fprintf(stream, "meter=0x%"PRIx32" kbps burst stats bands=type=drop "
+                "rate=%"PRIu32" burst_size=%"PRIu32"\n", m->id, m->kbps,
+                m->burst_kbit);
     }
 }

@@ -19,6 +19,7 @@
 #ifndef WEFT_FLOW_H
 #define WEFT_FLOW_H 1
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -59,10 +60,37 @@ struct weft_flow {
     uint16_t hard_timeout;
 };
 
-/* A set of flows, e.g. everything one host should have. */
+/* Meters.  Weft owns the meters whose ID carries WEFT_METER_MARK in its
+ * top byte, as it owns the flows whose cookie carries WEFT_COOKIE_MARK;
+ * the reconciler never touches other meters.  (OpenFlow meter IDs go up
+ * to 0xffff0000; OVS maps them onto its datapath's meters, so a sparse
+ * range costs nothing.) */
+#define WEFT_METER_MARK 0x57U
+#define WEFT_METER_MARK_MASK 0xff000000U
+#define WEFT_METER_MARK_VALUE (WEFT_METER_MARK << 24)
+
+static inline bool
+weft_meter_id_is_weft(uint32_t id)
+{
+    return (id & WEFT_METER_MARK_MASK) == WEFT_METER_MARK_VALUE;
+}
+
+/* A meter with one band that drops what exceeds 'kbps' kbit/s, allowing
+ * bursts of 'burst_kbit' kbit; a flow uses it with the action "meter:ID"
+ * (first among its actions).  The switch counts its packets and bytes. */
+struct weft_meter {
+    uint32_t id;                /* weft_meter_id_is_weft(). */
+    uint32_t kbps;              /* > 0. */
+    uint32_t burst_kbit;        /* > 0. */
+};
+
+/* A set of flows, e.g. everything one host should have, and the meters
+ * they use. */
 struct weft_flow_set {
     struct weft_flow *flows;
     size_t n, allocated;
+    struct weft_meter *meters;
+    size_t n_meters, allocated_meters;
 };
 
 void weft_flow_set_init(struct weft_flow_set *);
@@ -77,14 +105,29 @@ void weft_flow_set_add(struct weft_flow_set *, uint8_t table,
 /* Adds a copy of 'flow', timeouts included. */
 void weft_flow_set_add_flow(struct weft_flow_set *, const struct weft_flow *);
 
-/* Sorts by table, then descending priority, then match, so that output
- * and comparisons are deterministic. */
+/* Adds a meter. */
+void weft_flow_set_add_meter(struct weft_flow_set *,
+                             const struct weft_meter *);
+
+/* Sorts flows by table, then descending priority, then match, and meters
+ * by ID, so that output and comparisons are deterministic. */
 void weft_flow_set_sort(struct weft_flow_set *);
+
+/* True if 'a' and 'b' hold the same flows and meters in the same order. */
+bool weft_flow_set_equal(const struct weft_flow_set *,
+                         const struct weft_flow_set *);
+
+/* Appends the flows and meters of 'src' to 'dst'. */
+void weft_flow_set_append(struct weft_flow_set *dst,
+                          const struct weft_flow_set *src);
 
 /* Writes one line per flow, like "ovs-ofctl dump-flows" without stats:
  *   "table=0, priority=100, cookie=0x5701000000000003, in_port=3
  *    actions=..."; "idle_timeout=N, " and "hard_timeout=N, " follow the
- * cookie when nonzero. */
+ * cookie when nonzero.  Then one line per meter, like "ovs-ofctl
+ * dump-meters" on one line:
+ *   "meter=0x57000003 kbps burst stats bands=type=drop rate=20000
+ *    burst_size=2000". */
 void weft_flow_set_format(const struct weft_flow_set *, FILE *);
 
 #endif /* flow.h */

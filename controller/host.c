@@ -955,6 +955,8 @@ static void
 push_flows(struct host *h)
 {
     if (h->sw && h->flows_known) {
+        /* Meters first: the flows that use them can only go in after. */
+        of_switch_set_meters(h->sw, h->flows.meters, h->flows.n_meters);
         of_switch_set_flows(h->sw, h->flows.flows, h->flows.n);
     }
 }
@@ -978,25 +980,6 @@ host_attach_switch(struct host *h, struct of_switch *sw)
     ovs_loop_request_run();     /* Let the state machine see it now. */
 }
 
-static bool
-flow_sets_equal(const struct weft_flow_set *a, const struct weft_flow_set *b)
-{
-    if (a->n != b->n) {
-        return false;
-    }
-    for (size_t i = 0; i < a->n; i++) {
-        const struct weft_flow *x = &a->flows[i], *y = &b->flows[i];
-        if (x->table != y->table || x->priority != y->priority
-            || x->cookie != y->cookie || strcmp(x->match, y->match)
-            || strcmp(x->actions, y->actions)
-            || x->idle_timeout != y->idle_timeout
-            || x->hard_timeout != y->hard_timeout) {
-            return false;
-        }
-    }
-    return true;
-}
-
 const struct weft_flow_set *
 host_get_flows(const struct host *h)
 {
@@ -1009,14 +992,6 @@ host_get_core_flows(const struct host *h)
     return &h->core_flows;
 }
 
-static void
-copy_flows(struct weft_flow_set *dst, const struct weft_flow_set *src)
-{
-    for (size_t i = 0; i < src->n; i++) {
-        weft_flow_set_add_flow(dst, &src->flows[i]);
-    }
-}
-
 /* Merges the core's and the apps' flows and gives them to the switch.
  * Nothing goes before the core's flows are known: the reconciler would
  * delete every core flow the switch has. */
@@ -1024,8 +999,8 @@ static void
 merge_flows(struct host *h)
 {
     weft_flow_set_clear(&h->flows);
-    copy_flows(&h->flows, &h->core_flows);
-    copy_flows(&h->flows, &h->app_flows);
+    weft_flow_set_append(&h->flows, &h->core_flows);
+    weft_flow_set_append(&h->flows, &h->app_flows);
     weft_flow_set_sort(&h->flows);
     push_flows(h);
 }
@@ -1033,11 +1008,11 @@ merge_flows(struct host *h)
 bool
 host_set_flows(struct host *h, const struct weft_flow_set *flows)
 {
-    if (h->flows_known && flow_sets_equal(&h->core_flows, flows)) {
+    if (h->flows_known && weft_flow_set_equal(&h->core_flows, flows)) {
         return false;
     }
     weft_flow_set_clear(&h->core_flows);
-    copy_flows(&h->core_flows, flows);
+    weft_flow_set_append(&h->core_flows, flows);
     h->flows_known = true;
     merge_flows(h);
     return true;
@@ -1046,11 +1021,11 @@ host_set_flows(struct host *h, const struct weft_flow_set *flows)
 bool
 host_set_app_flows(struct host *h, const struct weft_flow_set *flows)
 {
-    if (flow_sets_equal(&h->app_flows, flows)) {
+    if (weft_flow_set_equal(&h->app_flows, flows)) {
         return false;
     }
     weft_flow_set_clear(&h->app_flows);
-    copy_flows(&h->app_flows, flows);
+    weft_flow_set_append(&h->app_flows, flows);
     if (h->flows_known) {
         merge_flows(h);
     }
@@ -1122,6 +1097,7 @@ host_get_status(const struct host *h, long long int now,
                           : h->libvirt_error ? h->libvirt_error
                           : "connecting"),
         .n_flows_desired = h->flows_known ? h->flows.n : 0,
+        .n_meters_desired = h->flows_known ? h->flows.n_meters : 0,
         .n_tunnels = h->n_tunnels,
     };
     if (h->sw) {
@@ -1130,6 +1106,8 @@ host_get_status(const struct host *h, long long int now,
         st->flows_synced = fs.synced;
         st->n_flows_installed = fs.n_installed;
         st->n_flow_mods = fs.n_flow_mods;
+        st->n_meters_installed = fs.n_meters_installed;
+        st->n_meter_mods = fs.n_meter_mods;
         st->n_flow_errors = fs.n_errors;
         st->flow_state = fs.state;
         st->flow_error = fs.last_error;
@@ -1171,6 +1149,11 @@ host_format_status(const struct host *h, long long int now, FILE *out)
         }
     }
     fputc('\n', out);
+    if (st.n_meters_desired || st.n_meters_installed || st.n_meter_mods) {
+        fprintf(out, "  meters: %u wanted, %u installed, %llu meter_mods "
+                "this connection\n", st.n_meters_desired,
+                st.n_meters_installed, st.n_meter_mods);
+    }
     if (st.libvirt_uri) {
         fprintf(out, "  libvirt: %s (%s)\n", st.libvirt_uri,
                 st.libvirt_state);

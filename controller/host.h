@@ -183,6 +183,9 @@ struct host_status {
     bool flows_synced;
     unsigned int n_flows_installed;
     unsigned long long n_flow_mods;     /* On this connection. */
+    unsigned int n_meters_desired;      /* Rate limit meters wanted... */
+    unsigned int n_meters_installed;    /* ...and on the switch. */
+    unsigned long long n_meter_mods;    /* On this connection. */
     unsigned long long n_flow_errors;
     const char *flow_state;
     const char *flow_error;

@@ -73,7 +73,7 @@ find_vnics(const struct inventory *inv, const char *ref,
                 if (policy_vnic_ref_matches(ref, &member)) {
                     n++;
                     for (size_t k = 0; m && k < m->n_sources; k++) {
-                        const struct policy_mirror_source *s = &m->sources[k];
+                        const struct policy_target *s = &m->sources[k];
                         if (s->type != POLICY_REF_VNIC
                             && policy_name_includes(p, s->name, &member)) {
                             *loop_source = s->name;
@@ -121,7 +121,7 @@ mirror_check_policy(const struct inventory *inv,
             continue;
         }
         for (size_t j = 0; j < m->n_sources; j++) {
-            const struct policy_mirror_source *s = &m->sources[j];
+            const struct policy_target *s = &m->sources[j];
             if (s->type == POLICY_REF_VNIC
                 && !find_vnics(inv, s->name, new, NULL, NULL)) {
                 return fail(error, m, "sources", "unknown vNIC \"%s\": no "

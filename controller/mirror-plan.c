@@ -120,15 +120,7 @@ is_source(const struct policy *p, const struct policy_mirror *m,
           const struct pipeline_vnic *v)
 {
     struct policy_member member = member_of(v);
-    for (size_t i = 0; i < m->n_sources; i++) {
-        const struct policy_mirror_source *s = &m->sources[i];
-        if (s->type == POLICY_REF_VNIC
-            ? policy_vnic_ref_matches(s->name, &member)
-            : policy_name_includes(p, s->name, &member)) {
-            return true;
-        }
-    }
-    return false;
+    return policy_targets_include(p, m->sources, m->n_sources, &member);
 }
 
 static int

@@ -23,10 +23,20 @@
 #include <sys/types.h>
 
 /* A vNIC of the input that gets flows. */
+/* The rate limit of one direction of a vNIC: the lowest rate of the
+ * limits that cover it, 'by' NULL if none. */
+struct vnic_limit {
+    const struct policy_limit *by;
+    uint32_t kbps;
+    uint32_t burst_kbit;
+};
+
 struct vnic {
     const struct pipeline_vnic *v;
     size_t seg;                 /* Index in policy->segments. */
     size_t host;                /* Index in plan->hosts. */
+    struct vnic_limit sends;    /* What it sends (limit ingress). */
+    struct vnic_limit receives; /* What it receives (limit egress). */
 };
 
 /* What a rule's from= or to= stands for. */
@@ -133,6 +143,7 @@ pipeline_hosts_need_tunnel(const struct pipeline_input *in,
 static void plan_vnics(struct pipeline_plan *);
 static void plan_rules(struct pipeline_plan *);
 static void plan_reach(struct pipeline_plan *);
+static void plan_limits(struct pipeline_plan *);
 static void endpoints_destroy(struct endpoints *);
 static ssize_t find_host(const struct pipeline_plan *, const char *name);
 static const struct policy_rule **sorted_rules(const struct policy *);
@@ -151,6 +162,7 @@ pipeline_plan_create(const struct pipeline_input *in)
     plan_vnics(plan);
     plan_rules(plan);
     plan_reach(plan);
+    plan_limits(plan);
     return plan;
 }
 
@@ -686,6 +698,75 @@ plan_reach(struct pipeline_plan *plan)
     }
 }
 
+/* Rate limits. */
+
+static void
+tighten(struct vnic_limit *vl, const struct policy_limit *l)
+{
+    if (!vl->by || l->rate_kbps < vl->kbps) {
+        vl->by = l;
+        vl->kbps = l->rate_kbps;
+        vl->burst_kbit = policy_limit_burst(l);
+    }
+}
+
+/* Each vNIC gets, in each direction, the lowest rate of the limits that
+ * cover it: the strictest wins, whatever the order of the policy. */
+static void
+plan_limits(struct pipeline_plan *plan)
+{
+    const struct policy *p = plan->policy;
+
+    for (size_t i = 0; i < plan->n_vnics && p->n_limits; i++) {
+        struct vnic *vn = &plan->vnics[i];
+        const struct policy_member m = {
+            .segment = p->segments[vn->seg].name,
+            .tap = vn->v->tap,
+            .mac = vn->v->mac,
+            .vm = vn->v->vm,
+            .labels = vn->v->labels,
+            .n_labels = vn->v->n_labels,
+        };
+        for (size_t j = 0; j < p->n_limits; j++) {
+            const struct policy_limit *l = &p->limits[j];
+            if (!policy_targets_include(p, l->targets, l->n_targets, &m)) {
+                continue;
+            }
+            if (l->direction != POLICY_DIRECTION_EGRESS) {
+                tighten(&vn->sends, l);
+            }
+            if (l->direction != POLICY_DIRECTION_INGRESS) {
+                tighten(&vn->receives, l);
+            }
+        }
+    }
+}
+
+uint32_t
+pipeline_meter_id(int ofport, bool receives)
+{
+    return WEFT_METER_MARK_VALUE | (receives ? 0x10000 : 0) | (ofport & 0xffff);
+}
+
+/* Adds the meter of 'vl' for 'ofport' to the host's set and returns the
+ * action that applies it ("meter:ID,"), or "" without a limit. */
+static const char *
+meter_action(struct weft_flow_set *out, const struct vnic_limit *vl,
+             int ofport, bool receives, char buf[32])
+{
+    if (!vl->by) {
+        return "";
+    }
+    struct weft_meter m = {
+        .id = pipeline_meter_id(ofport, receives),
+        .kbps = vl->kbps,
+        .burst_kbit = vl->burst_kbit,
+    };
+    weft_flow_set_add_meter(out, &m);
+    snprintf(buf, 32, "meter:%"PRIu32",", m.id);
+    return buf;
+}
+
 /* Emitting flows. */
 
 static void
@@ -744,13 +825,17 @@ static void
 emit_classify(struct host_ctx *h)
 {
     const struct pipeline_plan *plan = h->plan;
-    char actions[128];
+    char actions[160];
+    char meter[32];
 
     for (size_t i = 0; i < plan->n_vnics; i++) {
         if (h->local[i]) {
+            int port = vnic(h, i)->ofport;
             snprintf(actions, sizeof actions,
-                     "set_field:%d->reg5,set_field:%d->reg6,goto_table:%d",
-                     vnic(h, i)->ofport, segment(h, plan->vnics[i].seg)->vlan,
+                     "%sset_field:%d->reg5,set_field:%d->reg6,goto_table:%d",
+                     meter_action(h->out, &plan->vnics[i].sends, port, false,
+                                  meter),
+                     port, segment(h, plan->vnics[i].seg)->vlan,
                      PIPELINE_T_PORT_SECURITY);
             add_flowf(h, PIPELINE_T_CLASSIFY, 100, vnic_cookie(h, i),
                       actions, "in_port=%d", vnic(h, i)->ofport);
@@ -1203,11 +1288,16 @@ static void
 emit_output(struct host_ctx *h)
 {
     const struct pipeline_plan *plan = h->plan;
-    char actions[64];
+    char actions[96];
+    char meter[32];
 
     for (size_t i = 0; i < plan->n_vnics; i++) {
         if (h->local[i]) {
-            snprintf(actions, sizeof actions, "output:%d", vnic(h, i)->ofport);
+            int port = vnic(h, i)->ofport;
+            snprintf(actions, sizeof actions, "%soutput:%d",
+                     meter_action(h->out, &plan->vnics[i].receives, port,
+                                  true, meter),
+                     port);
             add_flowf(h, PIPELINE_T_OUTPUT, 100, vnic_cookie(h, i), actions,
                       "reg7=%d", vnic(h, i)->ofport);
         }
@@ -1670,6 +1760,20 @@ describe_vnic(const struct pipeline_plan *plan, const char *role,
     fprintf(out, "%s)\n", seg->isolated ? ", isolated" : "");
 }
 
+static void
+trace_limit(const struct vnic_limit *vl, const char *verb,
+            const struct vnic *v, FILE *out)
+{
+    if (vl->by) {
+        char rate[POLICY_RATE_BUFSIZE];
+        policy_rate_format(vl->kbps, rate, sizeof rate);
+        fprintf(out, "meter %#"PRIx32": what %s %s is limited to %s/s "
+                "(limit %s)\n",
+                pipeline_meter_id(v->v->ofport, vl == &v->receives), v->v->tap,
+                verb, rate, vl->by->name);
+    }
+}
+
 bool
 pipeline_plan_trace(const struct pipeline_plan *plan,
                     const struct pipeline_trace *q, FILE *out)
@@ -1699,6 +1803,7 @@ pipeline_plan_trace(const struct pipeline_plan *plan,
     fprintf(out, "table 0/10 on %s: from port %d with its own MAC: "
             "classified into segment %s (reg6=%d)\n", src->v->host,
             src->v->ofport, sseg->name, sseg->vlan);
+    trace_limit(&src->sends, "sends", src, out);
 
     int tunnel = 0;
     if (remote) {
@@ -1780,6 +1885,7 @@ pipeline_plan_trace(const struct pipeline_plan *plan,
     } else {
         fprintf(out, "table 50: out of port %d\n", dst->v->ofport);
     }
+    trace_limit(&dst->receives, "receives", dst, out);
     fprintf(out, "result: DELIVERED to %s/%s\n", dst->v->vm, dst->v->tap);
     return true;
 }

@@ -123,6 +123,11 @@ uint64_t pipeline_segment_cookie(const char *segment);
 uint64_t pipeline_rule_cookie(const char *rule);
 uint64_t pipeline_tunnel_cookie(const char *peer);
 
+/* The ID of the meter that limits what the vNIC on OpenFlow port 'ofport'
+ * sends ('receives' false) or receives (true): Weft's mark, then bit 16
+ * for the direction, then the port. */
+uint32_t pipeline_meter_id(int ofport, bool receives);
+
 /* The conjunction ID (conj_id) of the flows of 'policy''s rule called
  * 'rule', 0 if there is none.  Derived from the rule's name, unique in the
  * policy: of rules whose hashes clash, the one first by name keeps its

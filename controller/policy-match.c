@@ -76,3 +76,19 @@ policy_vnic_ref_matches(const char *ref, const struct policy_member *m)
             || (m->mac && !strcasecmp(ref, m->mac))
             || (m->vm && !strcmp(ref, m->vm)));
 }
+
+bool
+policy_targets_include(const struct policy *p,
+                       const struct policy_target *targets, size_t n,
+                       const struct policy_member *m)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct policy_target *t = &targets[i];
+        if (t->type == POLICY_REF_VNIC
+            ? policy_vnic_ref_matches(t->name, m)
+            : policy_name_includes(p, t->name, m)) {
+            return true;
+        }
+    }
+    return false;
+}

@@ -34,4 +34,12 @@ bool policy_name_includes(const struct policy *, const char *name,
  * designates the member. */
 bool policy_vnic_ref_matches(const char *ref, const struct policy_member *);
 
+/* True if one of the 'n' 'targets' (of a mirror or a limit) designates
+ * the member: vnic:REF by policy_vnic_ref_matches(), group:NAME and
+ * segment:NAME by policy_name_includes(). */
+struct policy_target;
+bool policy_targets_include(const struct policy *,
+                            const struct policy_target *targets, size_t n,
+                            const struct policy_member *);
+
 #endif /* policy-match.h */

@@ -26,6 +26,7 @@ _Static_assert(offsetof(struct policy_segment, name) == 0, "name first");
 _Static_assert(offsetof(struct policy_group, name) == 0, "name first");
 _Static_assert(offsetof(struct policy_rule, name) == 0, "name first");
 _Static_assert(offsetof(struct policy_mirror, name) == 0, "name first");
+_Static_assert(offsetof(struct policy_limit, name) == 0, "name first");
 
 struct sbuf;
 
@@ -34,6 +35,7 @@ enum kind {
     K_GROUP,
     K_RULE,
     K_MIRROR,
+    K_LIMIT,
     N_KINDS
 };
 
@@ -81,6 +83,9 @@ struct kind_class {
 };
 
 static const struct kind_class kinds[N_KINDS];
+
+/* For error messages. */
+#define KIND_NAMES "segment, group, rule, mirror or limit"
 
 /* Memory. */
 
@@ -1203,18 +1208,23 @@ static const struct key_spec mirror_keys[] = {
     [MIR_DIRECTION] = { "direction", false, false },
 };
 
+/* Targets: mirror sources and limit targets. */
+
+/* Parses "vnic:NAME|group:NAME|segment:NAME,..." in 'value'. */
 static bool
-mirror_parse(void *obj, const char *const vals[], const struct obj_ctx *ctx)
+parse_targets(const struct obj_ctx *ctx, const char *field,
+              const char *value, struct policy_target **targetsp,
+              size_t *np)
 {
-    struct policy_mirror *m = obj;
     char **items;
     size_t n;
 
-    if (!parse_list(ctx, "sources", vals[MIR_SOURCES], &items, &n)) {
+    if (!parse_list(ctx, field, value, &items, &n)) {
         return false;
     }
-    m->sources = xzalloc(n * sizeof *m->sources);
+    *targetsp = xzalloc(n * sizeof **targetsp);
     for (size_t i = 0; i < n; i++) {
+        struct policy_target *t = &(*targetsp)[i];
         char *colon = strchr(items[i], ':');
         int type = -1;
 
@@ -1227,21 +1237,144 @@ mirror_parse(void *obj, const char *const vals[], const struct obj_ctx *ctx)
             if (colon) {
                 *colon = ':';
             }
-            fail(ctx, "sources", "\"%s\" is not vnic:NAME, group:NAME or "
+            fail(ctx, field, "\"%s\" is not vnic:NAME, group:NAME or "
                  "segment:NAME", items[i]);
             strv_free(items, n);
             return false;
         }
-        m->sources[i].type = type;
-        m->sources[i].name = xstrdup(colon + 1);
+        t->type = type;
+        t->name = xstrdup(colon + 1);
         if (type == POLICY_REF_VNIC && is_mac(colon + 1)) {
-            for (char *s = m->sources[i].name; *s; s++) {
-                *s = tolower((unsigned char) *s);
+            for (char *c = t->name; *c; c++) {
+                *c = tolower((unsigned char) *c);
             }
         }
-        m->n_sources++;
+        ++*np;
     }
     strv_free(items, n);
+    return true;
+}
+
+static bool
+check_targets(const struct obj_ctx *ctx, const char *field,
+              const struct policy_target *targets, size_t n)
+{
+    if (!n) {
+        return fail(ctx, field, "no %s", field);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct policy_target *t = &targets[i];
+        const char *type = policy_ref_to_string(t->type);
+
+        if (t->type == POLICY_REF_VNIC ? !valid_vnic(t->name)
+            : t->type == POLICY_REF_GROUP || t->type == POLICY_REF_SEGMENT
+            ? !valid_name(t->name) : true) {
+            return fail(ctx, field, "\"%s:%s\" is not a valid target",
+                        type, t->name);
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (targets[j].type == t->type
+                && same_item(targets[j].name, t->name)) {
+                return fail(ctx, field, "\"%s:%s\" is listed twice",
+                            type, t->name);
+            }
+        }
+    }
+    return true;
+}
+
+/* Groups and segments must exist. */
+static bool
+check_target_refs(const struct obj_ctx *ctx, const char *field,
+                  const struct policy_target *targets, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct policy_target *t = &targets[i];
+
+        if ((t->type == POLICY_REF_GROUP
+             && !policy_find_group(ctx->p, t->name))
+            || (t->type == POLICY_REF_SEGMENT
+                && !policy_find_segment(ctx->p, t->name))) {
+            return fail(ctx, field, "unknown %s \"%s\"",
+                        policy_ref_to_string(t->type), t->name);
+        }
+    }
+    return true;
+}
+
+/* Writes " KEY=type:name,...". */
+static void
+buf_put_targets(struct sbuf *b, const char *key,
+                const struct policy_target *targets, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i) {
+            sbuf_put(b, ",");
+        } else {
+            sbuf_printf(b, " %s=", key);
+        }
+        sbuf_printf(b, "%s:", policy_ref_to_string(targets[i].type));
+        buf_put_vnic(b, targets[i].name);
+    }
+}
+
+static struct policy_target *
+targets_clone(const struct policy_target *targets, size_t n)
+{
+    struct policy_target *copy = xmemdup(targets, n * sizeof *targets);
+    for (size_t i = 0; i < n; i++) {
+        copy[i].name = xstrdup(targets[i].name);
+    }
+    return copy;
+}
+
+static void
+targets_free(struct policy_target *targets, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(targets[i].name);
+    }
+    free(targets);
+}
+
+/* Is segment or group 'name' (of kind 'type') among 'targets'? */
+static bool
+targets_name(const struct policy_target *targets, size_t n,
+             enum policy_ref type, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (targets[i].type == type && !strcmp(targets[i].name, name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool
+parse_direction(const struct obj_ctx *ctx, const char *value,
+                enum policy_direction *direction)
+{
+    if (value) {
+        int d = enum_from_string(direction_names,
+                                 ARRAY_SIZE(direction_names), value);
+        if (d < 0) {
+            return fail(ctx, "direction", "unknown direction \"%s\" "
+                        "(expected ingress, egress or both)", value);
+        }
+        *direction = d;
+    }
+    return true;
+}
+
+static bool
+mirror_parse(void *obj, const char *const vals[], const struct obj_ctx *ctx)
+{
+    struct policy_mirror *m = obj;
+
+    if (!parse_targets(ctx, "sources", vals[MIR_SOURCES], &m->sources,
+                       &m->n_sources)) {
+        return false;
+    }
 
     const char *to = vals[MIR_TO];
     if (!strncmp(to, "vnic:", 5)) {
@@ -1261,18 +1394,7 @@ mirror_parse(void *obj, const char *const vals[], const struct obj_ctx *ctx)
                     to);
     }
 
-    if (vals[MIR_DIRECTION]) {
-        int d = enum_from_string(direction_names,
-                                 ARRAY_SIZE(direction_names),
-                                 vals[MIR_DIRECTION]);
-        if (d < 0) {
-            return fail(ctx, "direction", "unknown direction \"%s\" "
-                        "(expected ingress, egress or both)",
-                        vals[MIR_DIRECTION]);
-        }
-        m->direction = d;
-    }
-    return true;
+    return parse_direction(ctx, vals[MIR_DIRECTION], &m->direction);
 }
 
 static bool
@@ -1280,26 +1402,8 @@ mirror_check(const void *obj, const struct obj_ctx *ctx)
 {
     const struct policy_mirror *m = obj;
 
-    if (!m->n_sources) {
-        return fail(ctx, "sources", "no sources");
-    }
-    for (size_t i = 0; i < m->n_sources; i++) {
-        const struct policy_mirror_source *s = &m->sources[i];
-        const char *type = policy_ref_to_string(s->type);
-
-        if (s->type == POLICY_REF_VNIC ? !valid_vnic(s->name)
-            : s->type == POLICY_REF_GROUP || s->type == POLICY_REF_SEGMENT
-            ? !valid_name(s->name) : true) {
-            return fail(ctx, "sources", "\"%s:%s\" is not a valid source",
-                        type, s->name);
-        }
-        for (size_t j = 0; j < i; j++) {
-            if (m->sources[j].type == s->type
-                && same_item(m->sources[j].name, s->name)) {
-                return fail(ctx, "sources", "\"%s:%s\" is listed twice",
-                            type, s->name);
-            }
-        }
+    if (!check_targets(ctx, "sources", m->sources, m->n_sources)) {
+        return false;
     }
     if (m->to_type == POLICY_REF_VNIC
         ? !m->to_name || !valid_vnic(m->to_name) || m->to_port
@@ -1312,7 +1416,7 @@ mirror_check(const void *obj, const struct obj_ctx *ctx)
     }
     for (size_t i = 0; m->to_type == POLICY_REF_VNIC && i < m->n_sources;
          i++) {
-        const struct policy_mirror_source *s = &m->sources[i];
+        const struct policy_target *s = &m->sources[i];
         if (s->type == POLICY_REF_VNIC && same_item(s->name, m->to_name)) {
             return fail(ctx, "sources", "vnic:%s is also the destination: "
                         "a mirror cannot copy a port into itself", s->name);
@@ -1330,18 +1434,7 @@ mirror_check_refs(const void *obj, const struct obj_ctx *ctx)
 {
     const struct policy_mirror *m = obj;
 
-    for (size_t i = 0; i < m->n_sources; i++) {
-        const struct policy_mirror_source *s = &m->sources[i];
-
-        if ((s->type == POLICY_REF_GROUP
-             && !policy_find_group(ctx->p, s->name))
-            || (s->type == POLICY_REF_SEGMENT
-                && !policy_find_segment(ctx->p, s->name))) {
-            return fail(ctx, "sources", "unknown %s \"%s\"",
-                        policy_ref_to_string(s->type), s->name);
-        }
-    }
-    return true;
+    return check_target_refs(ctx, "sources", m->sources, m->n_sources);
 }
 
 static void
@@ -1350,11 +1443,7 @@ mirror_format(const void *obj, struct sbuf *b)
     const struct policy_mirror *m = obj;
 
     sbuf_printf(b, "mirror %s", m->name);
-    for (size_t i = 0; i < m->n_sources; i++) {
-        sbuf_printf(b, "%s%s:", i ? "," : " sources=",
-                   policy_ref_to_string(m->sources[i].type));
-        buf_put_vnic(b, m->sources[i].name);
-    }
+    buf_put_targets(b, "sources", m->sources, m->n_sources);
     sbuf_printf(b, " to=%s:", policy_ref_to_string(m->to_type));
     if (m->to_type == POLICY_REF_VNIC) {
         buf_put_vnic(b, m->to_name);
@@ -1375,11 +1464,7 @@ mirror_clone(void *dst_, const void *src_)
 
     *dst = *src;
     dst->name = xstrdup(src->name);
-    dst->sources = xmemdup(src->sources,
-                           src->n_sources * sizeof *src->sources);
-    for (size_t i = 0; i < src->n_sources; i++) {
-        dst->sources[i].name = xstrdup(src->sources[i].name);
-    }
+    dst->sources = targets_clone(src->sources, src->n_sources);
     dst->to_name = xstrdup(src->to_name);
     dst->to_port = xstrdup(src->to_port);
 }
@@ -1390,12 +1475,172 @@ mirror_destroy(void *obj)
     struct policy_mirror *m = obj;
 
     free(m->name);
-    for (size_t i = 0; i < m->n_sources; i++) {
-        free(m->sources[i].name);
-    }
-    free(m->sources);
+    targets_free(m->sources, m->n_sources);
     free(m->to_name);
     free(m->to_port);
+}
+
+/* Limits. */
+
+enum { LIM_TARGETS, LIM_RATE, LIM_BURST, LIM_DIRECTION };
+static const struct key_spec limit_keys[] = {
+    [LIM_TARGETS] = { "targets", false, true },
+    [LIM_RATE] = { "rate", false, true },
+    [LIM_BURST] = { "burst", false, false },
+    [LIM_DIRECTION] = { "direction", false, false },
+};
+
+static const struct {
+    const char *name;
+    uint32_t kbit;
+} rate_units[] = {
+    { "gbit", 1000000 },
+    { "mbit", 1000 },
+    { "kbit", 1 },
+};
+
+/* Parses 'text', a number and a unit of rate_units, into kbit in
+ * min..max. */
+static bool
+parse_kbit(const struct obj_ctx *ctx, const char *field, const char *text,
+           uint32_t min, uint32_t max, uint32_t *kbit)
+{
+    size_t digits = strspn(text, "0123456789");
+    const char *unit = text + digits;
+    char number[24];
+    long long int v;
+
+    if (!digits || digits >= sizeof number) {
+        return fail(ctx, field, "\"%s\" is not a number with a unit (e.g. "
+                    "20mbit)", text);
+    }
+    memcpy(number, text, digits);
+    number[digits] = '\0';
+    parse_number(number, &v);
+    for (size_t i = 0; i < ARRAY_SIZE(rate_units); i++) {
+        if (!strcmp(unit, rate_units[i].name)) {
+            long long int k = (v > LLONG_MAX / rate_units[i].kbit ? LLONG_MAX
+                               : v * rate_units[i].kbit);
+            char lo[POLICY_RATE_BUFSIZE], hi[POLICY_RATE_BUFSIZE];
+
+            if (k < min || k > max) {
+                policy_rate_format(min, lo, sizeof lo);
+                policy_rate_format(max, hi, sizeof hi);
+                return fail(ctx, field, "%s is out of range %s..%s", text,
+                            lo, hi);
+            }
+            *kbit = k;
+            return true;
+        }
+    }
+    return fail(ctx, field, "\"%s\": %s unit \"%s\" (expected kbit, mbit or "
+                "gbit, bits per second for a rate)", text,
+                *unit ? "unknown" : "missing", unit);
+}
+
+void
+policy_rate_format(uint32_t kbps, char *buf, size_t size)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(rate_units); i++) {
+        if (kbps % rate_units[i].kbit == 0) {
+            snprintf(buf, size, "%"PRIu32"%s", kbps / rate_units[i].kbit,
+                     rate_units[i].name);
+            return;
+        }
+    }
+}
+
+uint32_t
+policy_limit_burst(const struct policy_limit *l)
+{
+    return (l->burst_kbit ? l->burst_kbit
+            : l->rate_kbps / 10 > 64 ? l->rate_kbps / 10 : 64);
+}
+
+static bool
+limit_parse(void *obj, const char *const vals[], const struct obj_ctx *ctx)
+{
+    struct policy_limit *l = obj;
+
+    return (parse_targets(ctx, "targets", vals[LIM_TARGETS], &l->targets,
+                          &l->n_targets)
+            && parse_kbit(ctx, "rate", vals[LIM_RATE], POLICY_RATE_MIN_KBPS,
+                          POLICY_RATE_MAX_KBPS, &l->rate_kbps)
+            && (!vals[LIM_BURST]
+                || parse_kbit(ctx, "burst", vals[LIM_BURST],
+                              POLICY_BURST_MIN_KBIT, POLICY_BURST_MAX_KBIT,
+                              &l->burst_kbit))
+            && parse_direction(ctx, vals[LIM_DIRECTION], &l->direction));
+}
+
+static bool
+limit_check(const void *obj, const struct obj_ctx *ctx)
+{
+    const struct policy_limit *l = obj;
+
+    if (!check_targets(ctx, "targets", l->targets, l->n_targets)) {
+        return false;
+    } else if (l->rate_kbps < POLICY_RATE_MIN_KBPS
+               || l->rate_kbps > POLICY_RATE_MAX_KBPS) {
+        return fail(ctx, "rate", "%"PRIu32" kbit/s is out of range "
+                    "10kbit..100gbit", l->rate_kbps);
+    } else if (l->burst_kbit && (l->burst_kbit < POLICY_BURST_MIN_KBIT
+                                 || l->burst_kbit > POLICY_BURST_MAX_KBIT)) {
+        return fail(ctx, "burst", "%"PRIu32" kbit is out of range "
+                    "16kbit..10gbit", l->burst_kbit);
+    } else if ((unsigned int) l->direction >= ARRAY_SIZE(direction_names)) {
+        return fail(ctx, "direction", "invalid direction %d",
+                    (int) l->direction);
+    }
+    return true;
+}
+
+static bool
+limit_check_refs(const void *obj, const struct obj_ctx *ctx)
+{
+    const struct policy_limit *l = obj;
+
+    return check_target_refs(ctx, "targets", l->targets, l->n_targets);
+}
+
+static void
+limit_format(const void *obj, struct sbuf *b)
+{
+    const struct policy_limit *l = obj;
+    char rate[POLICY_RATE_BUFSIZE];
+
+    sbuf_printf(b, "limit %s", l->name);
+    buf_put_targets(b, "targets", l->targets, l->n_targets);
+    policy_rate_format(l->rate_kbps, rate, sizeof rate);
+    sbuf_printf(b, " rate=%s", rate);
+    if (l->burst_kbit) {
+        policy_rate_format(l->burst_kbit, rate, sizeof rate);
+        sbuf_printf(b, " burst=%s", rate);
+    }
+    if (l->direction != POLICY_DIRECTION_BOTH) {
+        sbuf_printf(b, " direction=%s",
+                   policy_direction_to_string(l->direction));
+    }
+}
+
+static void
+limit_clone(void *dst_, const void *src_)
+{
+    struct policy_limit *dst = dst_;
+    const struct policy_limit *src = src_;
+
+    *dst = *src;
+    dst->name = xstrdup(src->name);
+    dst->targets = targets_clone(src->targets, src->n_targets);
+}
+
+static void
+limit_destroy(void *obj)
+{
+    struct policy_limit *l = obj;
+
+    free(l->name);
+    targets_free(l->targets, l->n_targets);
 }
 
 #define KIND(ENUM, NAME, TYPE, MEMBER, NS, ACTION, PREFIX)              \
@@ -1424,6 +1669,7 @@ static const struct kind_class kinds[N_KINDS] = {
     KIND(K_RULE, "rule", policy_rule, rules, K_RULE, true, rule),
     KIND(K_MIRROR, "mirror", policy_mirror, mirrors, K_MIRROR, false,
          mirror),
+    KIND(K_LIMIT, "limit", policy_limit, limits, K_LIMIT, false, limit),
 };
 
 /* Parsing. */
@@ -1620,8 +1866,7 @@ policy_parse(const char *text, struct policy **policyp,
             /* Blank or comment. */
         } else if (!kind_from_string(words[0], &k)) {
             ok = set_error(error, line_number, "kind", "unknown kind \"%s\" "
-                           "(expected segment, group, rule or mirror)",
-                           words[0]);
+                           "(expected %s)", words[0], KIND_NAMES);
         } else if (parse_object(p, k, words + 1, n - 1, line_number,
                                 error)) {
             struct obj_ctx ctx = make_ctx(p, k, *obj_count(p, k) - 1,
@@ -1734,6 +1979,12 @@ const struct policy_mirror *
 policy_find_mirror(const struct policy *p, const char *name)
 {
     return find(p, K_MIRROR, name);
+}
+
+const struct policy_limit *
+policy_find_limit(const struct policy *p, const char *name)
+{
+    return find(p, K_LIMIT, name);
 }
 
 /* Formatting and diff. */
@@ -1875,8 +2126,8 @@ policy_add_line(struct policy *p, const char *kind, const char *line,
 
     memset(error, 0, sizeof *error);
     if (!kind_from_string(kind, &k)) {
-        set_error(error, 0, "kind", "unknown kind \"%s\" (expected segment, "
-                  "group, rule or mirror)", kind);
+        set_error(error, 0, "kind", "unknown kind \"%s\" (expected %s)",
+                  kind, KIND_NAMES);
         return EINVAL;
     }
 
@@ -1935,21 +2186,55 @@ find_referrer(const struct policy *p, enum kind k, const char *name,
                               "by rule %s", what, name, r->name);
         }
     }
+    enum policy_ref type = (k == K_GROUP ? POLICY_REF_GROUP
+                            : POLICY_REF_SEGMENT);
     for (size_t i = 0; i < p->n_mirrors; i++) {
         const struct policy_mirror *m = &p->mirrors[i];
-        enum policy_ref type = (k == K_GROUP ? POLICY_REF_GROUP
-                                : POLICY_REF_SEGMENT);
-
-        for (size_t j = 0; j < m->n_sources; j++) {
-            if (m->sources[j].type == type
-                && !strcmp(m->sources[j].name, name)) {
-                return !set_error(error, m->line, "sources", "%s %s is "
-                                  "still used by mirror %s", what, name,
-                                  m->name);
-            }
+        if (targets_name(m->sources, m->n_sources, type, name)) {
+            return !set_error(error, m->line, "sources", "%s %s is still "
+                              "used by mirror %s", what, name, m->name);
+        }
+    }
+    for (size_t i = 0; i < p->n_limits; i++) {
+        const struct policy_limit *l = &p->limits[i];
+        if (targets_name(l->targets, l->n_targets, type, name)) {
+            return !set_error(error, l->line, "targets", "%s %s is still "
+                              "used by limit %s", what, name, l->name);
         }
     }
     return false;
+}
+
+/* Removes object 'i' of kind 'k' from 'p' and returns it (malloc'd). */
+static void *
+take_out(struct policy *p, enum kind k, size_t i)
+{
+    const struct kind_class *kc = &kinds[k];
+    char *array = *obj_array(p, k);
+    size_t *count = obj_count(p, k);
+    void *obj = xmalloc(kc->size);
+
+    memcpy(obj, array + i * kc->size, kc->size);
+    memmove(array + i * kc->size, array + (i + 1) * kc->size,
+            (*count - i - 1) * kc->size);
+    --*count;
+    return obj;
+}
+
+/* Undoes take_out(), freeing 'obj' (not its content). */
+static void
+put_back(struct policy *p, enum kind k, size_t i, void *obj)
+{
+    const struct kind_class *kc = &kinds[k];
+    char *array = *obj_array(p, k);
+    size_t *count = obj_count(p, k);
+
+    /* take_out() left room: arrays never shrink. */
+    memmove(array + (i + 1) * kc->size, array + i * kc->size,
+            (*count - i) * kc->size);
+    memcpy(array + i * kc->size, obj, kc->size);
+    ++*count;
+    free(obj);
 }
 
 int
@@ -1960,8 +2245,8 @@ policy_del(struct policy *p, const char *kind, const char *name,
 
     memset(error, 0, sizeof *error);
     if (!kind_from_string(kind, &k)) {
-        set_error(error, 0, "kind", "unknown kind \"%s\" (expected segment, "
-                  "group, rule or mirror)", kind);
+        set_error(error, 0, "kind", "unknown kind \"%s\" (expected %s)",
+                  kind, KIND_NAMES);
         return EINVAL;
     }
 
@@ -1975,24 +2260,43 @@ policy_del(struct policy *p, const char *kind, const char *name,
     }
 
     /* Take it out, and put it back if the rest is not valid. */
-    const struct kind_class *kc = &kinds[k];
-    char *array = *obj_array(p, k);
-    size_t *count = obj_count(p, k);
-    void *obj = xmalloc(kc->size);
-
-    memcpy(obj, array + i * kc->size, kc->size);
-    memmove(array + i * kc->size, array + (i + 1) * kc->size,
-            (*count - i - 1) * kc->size);
-    --*count;
+    void *obj = take_out(p, k, i);
     if (policy_validate(p, error)) {
-        memmove(array + (i + 1) * kc->size, array + i * kc->size,
-                (*count - i) * kc->size);
-        memcpy(array + i * kc->size, obj, kc->size);
-        ++*count;
-        free(obj);
+        put_back(p, k, i, obj);
         return EINVAL;
     }
-    kc->destroy(obj);
+    kinds[k].destroy(obj);
     free(obj);
     return 0;
+}
+
+int
+policy_put_line(struct policy *p, const char *kind, const char *line,
+                struct policy_error *error)
+{
+    enum kind k;
+    if (!kind_from_string(kind, &k)) {
+        return policy_add_line(p, kind, line, error);
+    }
+
+    /* The name is the first word. */
+    char *copy = xstrdup(line);
+    char **words;
+    size_t n = split_words(copy, &words);
+    size_t i = n ? obj_find(p, k, words[0]) : SIZE_MAX;
+    free(words);
+    free(copy);
+    if (i == SIZE_MAX) {
+        return policy_add_line(p, kind, line, error);
+    }
+
+    void *old = take_out(p, k, i);
+    int retval = policy_add_line(p, kind, line, error);
+    if (retval) {
+        put_back(p, k, i, old);
+    } else {
+        kinds[k].destroy(old);
+        free(old);
+    }
+    return retval;
 }

@@ -1,5 +1,5 @@
-/* The network policy: segments, groups, rules and mirrors, as the operator
- * writes them.  This module holds the model, parses and validates the
+/* The network policy: segments, groups, rules, mirrors and rate limits, as
+ * the operator writes them.  This module holds the model, parses and validates the
  * policy document, writes it back in canonical form and diffs two
  * policies.  Pure (no I/O, no OVS): the flow compiler and the OVSDB store
  * read the structs below; weftctl edits them through policy_add_line() and
@@ -14,6 +14,7 @@
  *     group mgmt cidrs=10.0.99.0/24,192.0.2.7/32
  *     rule web-to-db allow from=web to=db proto=tcp ports=5432
  *     mirror tap-web sources=segment:web to=host:h1/mon0 direction=ingress
+ *     limit web-cap targets=segment:web rate=20mbit direction=ingress
  *
  * that is KIND NAME [ACTION] key=value... [flag...], words separated by
  * spaces or tabs.  Each key at most once a line; lists are comma-separated,
@@ -21,8 +22,8 @@
  *
  * Names are 1-63 characters: a letter, then letters, digits, '_', '.' or
  * '-'.  Segments and groups share one namespace (a rule's from= and to=
- * name either, or the keyword "any", which no object may be called); rules
- * and mirrors each have their own.
+ * name either, or the keyword "any", which no object may be called); rules,
+ * mirrors and limits each have their own.
  *
  * Objects built in memory follow the same rules as parsed ones; their
  * strings are never NULL unless noted.
@@ -172,7 +173,9 @@ enum policy_direction {
 #undef POLICY_DIRECTION
 };
 
-struct policy_mirror_source {
+/* What a mirror copies or a limit applies to: "vnic:NAME" (a tap name, a
+ * MAC address or a domain name), "group:NAME" or "segment:NAME". */
+struct policy_target {
     enum policy_ref type;       /* VNIC, GROUP or SEGMENT. */
     char *name;
 };
@@ -185,7 +188,7 @@ struct policy_mirror_source {
  * Groups and segments must exist; vNICs are not checked here. */
 struct policy_mirror {
     char *name;
-    struct policy_mirror_source *sources;
+    struct policy_target *sources;
     size_t n_sources;
     enum policy_ref to_type;    /* VNIC or HOST. */
     char *to_name;              /* The vNIC, or the host. */
@@ -193,6 +196,38 @@ struct policy_mirror {
     enum policy_direction direction;    /* Default both. */
     int line;
 };
+
+#define POLICY_RATE_MIN_KBPS 10
+#define POLICY_RATE_MAX_KBPS 100000000          /* 100 Gbit/s. */
+#define POLICY_BURST_MIN_KBIT 16                /* One 1500-byte frame. */
+#define POLICY_BURST_MAX_KBIT 10000000          /* 10 Gbit. */
+
+/* A rate limit on each of its targets' vNICs:
+ *
+ *     limit NAME targets=vnic:NAME|group:NAME|segment:NAME,...
+ *           rate=RATE [burst=SIZE] [direction=both|ingress|egress]
+ *
+ * RATE is a number with the unit kbit, mbit or gbit (per second, powers of
+ * 1000), 10kbit..100gbit; SIZE likewise in kbit, mbit or gbit, 16kbit..
+ * 10gbit (default: see policy_limit_burst()).  ingress limits what the
+ * vNIC sends, egress what it receives, both (default) each direction on
+ * its own.  Every vNIC gets the whole rate: it is not shared among the
+ * targets.  A vNIC that several limits cover gets the lowest rate of each
+ * direction.  Groups and segments must exist; vNICs are not checked. */
+struct policy_limit {
+    char *name;
+    struct policy_target *targets;
+    size_t n_targets;
+    uint32_t rate_kbps;
+    uint32_t burst_kbit;        /* 0: default. */
+    enum policy_direction direction;    /* Default both. */
+    int line;
+};
+
+/* The burst 'l' allows, in kbit: its own, or else a tenth of a second at
+ * its rate, but at least 64 kbit (so that TCP is not held below the rate
+ * by drops of back-to-back segments). */
+uint32_t policy_limit_burst(const struct policy_limit *l);
 
 /* A whole policy.  Each array is in document (or insertion) order. */
 struct policy {
@@ -204,6 +239,8 @@ struct policy {
     size_t n_rules;
     struct policy_mirror *mirrors;
     size_t n_mirrors;
+    struct policy_limit *limits;
+    size_t n_limits;
 };
 
 struct policy_error {
@@ -234,8 +271,8 @@ int policy_parse(const char *text, struct policy **policyp,
  * reported.  Returns 0 or EINVAL. */
 int policy_validate(const struct policy *, struct policy_error *);
 
-/* The canonical text of 'policy': segments, groups, rules, then mirrors,
- * each sorted by name, one line each, keys in a fixed order, defaults
+/* The canonical text of 'policy': segments, groups, rules, mirrors, then
+ * limits, each sorted by name, one line each, keys in a fixed order, defaults
  * omitted, lists in their stored order, no comments.  policy_parse() of it
  * gives an equal policy, which formats to the same bytes.  Caller frees. */
 char *policy_format(const struct policy *);
@@ -259,11 +296,17 @@ char *policy_diff(const struct policy *old, const struct policy *new);
 char *policy_error_format(const struct policy_error *,
                           const char *file_name);
 
-/* Adds one object of 'kind' ("segment", "group", "rule" or "mirror")
+/* Adds one object of 'kind' ("segment", "group", "rule", "mirror" or
+ * "limit")
  * written as a document line without the kind, e.g. "web vlan=100
  * vni=5001", then validates the whole policy.  The new object has line 0.
  * Returns 0, or EINVAL with '*error' filled and the policy unchanged. */
 int policy_add_line(struct policy *, const char *kind, const char *line,
+                    struct policy_error *);
+
+/* Like policy_add_line(), but an object of the same kind and name is
+ * replaced (the new one has line 0).  On error the policy is unchanged. */
+int policy_put_line(struct policy *, const char *kind, const char *line,
                     struct policy_error *);
 
 /* Deletes the object of 'kind' called 'name', then validates the whole
@@ -282,11 +325,18 @@ const struct policy_rule *policy_find_rule(const struct policy *,
                                            const char *name);
 const struct policy_mirror *policy_find_mirror(const struct policy *,
                                                const char *name);
+const struct policy_limit *policy_find_limit(const struct policy *,
+                                             const char *name);
 
 const char *policy_action_to_string(enum policy_action);
 const char *policy_proto_to_string(enum policy_proto);
 const char *policy_ref_to_string(enum policy_ref);
 const char *policy_direction_to_string(enum policy_direction);
+
+/* Writes 'kbps' as "Nkbit", "Nmbit" or "Ngbit", the largest unit that
+ * divides it, into 'buf' (at least POLICY_RATE_BUFSIZE bytes). */
+#define POLICY_RATE_BUFSIZE 24
+void policy_rate_format(uint32_t kbps, char *buf, size_t size);
 
 /* Writes 'cidr' as "ADDRESS/PLEN" into 'buf' (at least 44 bytes). */
 #define POLICY_CIDR_BUFSIZE 44

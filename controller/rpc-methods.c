@@ -260,7 +260,7 @@ object_add(struct rpc_request *req, const msgpack_object *params,
 
     struct policy *p = policy_clone(d->policy.current);
     struct policy_error error;
-    if (policy_add_line(p, kind, line, &error)) {
+    if (policy_put_line(p, kind, line, &error)) {
         reply_policy_error(req, &error, NULL);
         policy_destroy(p);
     } else {
@@ -347,6 +347,7 @@ object_list(struct rpc_request *req, struct weftd *d, const char *kind)
 OBJECT_METHODS(segment)
 OBJECT_METHODS(group)
 OBJECT_METHODS(rule)
+OBJECT_METHODS(limit)
 
 static void
 m_mirror_add(struct rpc_request *req, const msgpack_object *params, void *d)
@@ -557,7 +558,7 @@ pack_host(msgpack_packer *pk, const struct host *h, long long int now)
 
     host_get_status(h, now, &st);
     snprintf(dpid, sizeof dpid, "%016"PRIx64, st.dpid);
-    msgpack_pack_map(pk, 19);
+    msgpack_pack_map(pk, 22);
     rpc_pack_kv_string(pk, "name", st.name);
     rpc_pack_kv_string(pk, "state", host_state_to_string(st.state));
     rpc_pack_kv_double(pk, "state_secs", st.state_secs);
@@ -577,6 +578,9 @@ pack_host(msgpack_packer *pk, const struct host *h, long long int now)
     rpc_pack_kv_uint(pk, "flows_installed", st.n_flows_installed);
     rpc_pack_kv_bool(pk, "flows_synced", st.flows_synced);
     rpc_pack_kv_uint(pk, "flow_mods", st.n_flow_mods);
+    rpc_pack_kv_uint(pk, "meters_wanted", st.n_meters_desired);
+    rpc_pack_kv_uint(pk, "meters_installed", st.n_meters_installed);
+    rpc_pack_kv_uint(pk, "meter_mods", st.n_meter_mods);
     rpc_pack_kv_string(pk, "flow_error", st.flow_error);
 }
 
@@ -1043,6 +1047,9 @@ rpc_methods_register(struct weftd *d, struct rpc_server *rpc)
         { "mirror-del", m_mirror_del },
         { "mirror-list", m_mirror_list },
         { "mirror-show", m_mirror_show },
+        { "limit-add", m_limit_add },
+        { "limit-del", m_limit_del },
+        { "limit-list", m_limit_list },
         { "policy-history", m_policy_history },
         { "policy-rollback", m_policy_rollback },
     };

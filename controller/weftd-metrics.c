@@ -49,6 +49,10 @@ hosts_metrics(FILE *f, const struct weftd *d)
           "Flow mods sent on the current OpenFlow connection." },
         { "weft_flow_errors_total", "counter",
           "Flow errors on the current OpenFlow connection." },
+        { "weft_meters_desired", "gauge",
+          "Rate limit meters weftd wants on the host." },
+        { "weft_meter_mods_total", "counter",
+          "Meter mods sent on the current OpenFlow connection." },
     };
     for (size_t m = 0; m < sizeof per_host / sizeof *per_host; m++) {
         header(f, per_host[m].name, per_host[m].type, per_host[m].help);
@@ -59,7 +63,9 @@ hosts_metrics(FILE *f, const struct weftd *d)
                                     : m == 1 ? st.n_flows_installed
                                     : m == 2 ? st.flows_synced
                                     : m == 3 ? st.n_flow_mods
-                                    : st.n_flow_errors);
+                                    : m == 4 ? st.n_flow_errors
+                                    : m == 5 ? st.n_meters_desired
+                                    : st.n_meter_mods);
             fprintf(f, "%s{host=\"%s\"} %llu\n", per_host[m].name, st.name,
                     v);
         }

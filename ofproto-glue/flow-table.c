@@ -29,6 +29,7 @@
 
 #include "flow.h"
 #include "log.h"
+#include "meter-set.h"
 #include "openflow.h"
 
 WEFT_LOG_MODULE(flow_table);
@@ -121,9 +122,14 @@ struct flow_table {
     bool failed;                    /* Last round refused; set_flows() to
                                      * try again. */
 
-    /* Mirror of the switch's Weft-marked flows, by key. */
+    /* Mirror of the switch's Weft-marked flows, by key, and of its Weft
+     * meters. */
     struct hmap installed;
+    struct meter_set installed_meters;
     bool mirror_valid;
+
+    /* The meters last given to set_meters(). */
+    struct meter_set desired_meters;
 
     /* Round in flight. */
     enum ft_state state;
@@ -133,6 +139,13 @@ struct flow_table {
     struct ft_op *ops;
     size_t n_ops;
     struct hmap ops_by_xid;
+    struct meter_op *meter_ops;     /* Sent before the flow mods. */
+    size_t n_meter_ops;
+    bool meter_deletes_left;        /* Deletes wait for a round without
+                                     * flow mods. */
+    ovs_be32 meter_request_xid;     /* Meter config request. */
+    bool reading_flows;             /* Replies still to come. */
+    bool reading_meters;
     unsigned int n_refused;         /* Errors received in this round. */
     unsigned int n_read;            /* Flows read back in this round. */
     long long int round_start;
@@ -145,6 +158,7 @@ struct flow_table {
     /* Statistics. */
     unsigned long long n_rounds;
     unsigned long long n_flow_mods;
+    unsigned long long n_meter_mods;
     unsigned long long n_bundles;
     unsigned long long n_errors;
     unsigned int last_round_ms;
@@ -166,11 +180,14 @@ static bool same_actions(struct ft_flow *, struct ft_flow *);
 static const char *ft_flow_text(struct ft_flow *);
 static void clear_installed(struct flow_table *);
 static void round_begin(struct flow_table *);
+static void send_diff(struct flow_table *);
 static void round_end(struct flow_table *, bool success);
 static bool recv_error(struct flow_table *, const struct ofp_header *);
 static bool recv_bundle_control(struct flow_table *,
                                 const struct ofp_header *);
 static void recv_flow_stats(struct flow_table *, const struct ofp_header *);
+static void recv_meter_config(struct flow_table *,
+                              const struct ofp_header *);
 static void recv_barrier(struct flow_table *);
 static void set_error(struct flow_table *, const char *format, ...)
     OVS_PRINTF_FORMAT(2, 3);
@@ -192,6 +209,8 @@ flow_table_create(struct rconn *rconn, const char *name,
     hmap_init(&ft->desired);
     hmap_init(&ft->installed);
     hmap_init(&ft->ops_by_xid);
+    meter_set_init(&ft->installed_meters);
+    meter_set_init(&ft->desired_meters);
     ft->state = FT_IDLE;
     return ft;
 }
@@ -206,6 +225,9 @@ free_ops(struct flow_table *ft)
     ft->ops = NULL;
     ft->n_ops = 0;
     hmap_clear(&ft->ops_by_xid);
+    free(ft->meter_ops);
+    ft->meter_ops = NULL;
+    ft->n_meter_ops = 0;
 }
 
 void
@@ -225,6 +247,8 @@ flow_table_destroy(struct flow_table *ft)
     hmap_destroy(&ft->desired);
     clear_installed(ft);
     hmap_destroy(&ft->installed);
+    meter_set_destroy(&ft->installed_meters);
+    meter_set_destroy(&ft->desired_meters);
     free(ft->last_error);
     free(ft);
 }
@@ -307,6 +331,29 @@ flow_table_set_flows(struct flow_table *ft, const struct weft_flow *flows,
 }
 
 void
+flow_table_set_meters(struct flow_table *ft, const struct weft_meter *meters,
+                      size_t n)
+{
+    struct meter_set set;
+    meter_set_init(&set);
+    size_t skipped = meter_set_assign(&set, meters, n);
+    if (skipped) {
+        ft->n_errors++;
+        set_error(ft, "%"PRIuSIZE" meters skipped: without Weft's mark in "
+                  "their ID, with a rate or burst of 0, or with the ID of "
+                  "another", skipped);
+    }
+    if (!meter_set_equal(&set, &ft->desired_meters)) {
+        struct meter_set tmp = ft->desired_meters;
+        ft->desired_meters = set;
+        set = tmp;
+        ft->dirty = true;
+        ft->failed = false;
+    }
+    meter_set_destroy(&set);
+}
+
+void
 flow_table_get_stats(const struct flow_table *ft,
                      struct of_switch_flow_stats *stats)
 {
@@ -314,8 +361,12 @@ flow_table_get_stats(const struct flow_table *ft,
         .n_desired = hmap_count(&ft->desired),
         .n_invalid = ft->n_invalid,
         .n_installed = ft->mirror_valid ? hmap_count(&ft->installed) : 0,
+        .n_meters_desired = ft->desired_meters.n,
+        .n_meters_installed = (ft->mirror_valid ? ft->installed_meters.n
+                               : 0),
         .n_rounds = ft->n_rounds,
         .n_flow_mods = ft->n_flow_mods,
+        .n_meter_mods = ft->n_meter_mods,
         .n_bundles = ft->n_bundles,
         .n_errors = ft->n_errors,
         .last_round_ms = ft->last_round_ms,
@@ -339,8 +390,17 @@ flow_table_recv(struct flow_table *ft, const struct ofp_header *oh)
         return recv_error(ft, oh);
 
     case OFPTYPE_FLOW_STATS_REPLY:
-        if (ft->state == FT_READING && oh->xid == ft->request_xid) {
+        if (ft->state == FT_READING && ft->reading_flows
+            && oh->xid == ft->request_xid) {
             recv_flow_stats(ft, oh);
+            return true;
+        }
+        return false;
+
+    case OFPTYPE_METER_CONFIG_STATS_REPLY:
+        if (ft->state == FT_READING && ft->reading_meters
+            && oh->xid == ft->meter_request_xid) {
+            recv_meter_config(ft, oh);
             return true;
         }
         return false;
@@ -678,6 +738,7 @@ send_read_back(struct flow_table *ft)
     match_init_catchall(&fsr.match);
 
     clear_installed(ft);
+    meter_set_clear(&ft->installed_meters);
     ft->mirror_valid = false;
     ft->n_read = 0;
 
@@ -685,7 +746,23 @@ send_read_back(struct flow_table *ft)
                                                            ft->protocol);
     ft->request_xid = ((const struct ofp_header *) msg->data)->xid;
     send_msg(ft, msg);
+    msg = meter_set_encode_request(ft->version);
+    ft->meter_request_xid = ((const struct ofp_header *) msg->data)->xid;
+    send_msg(ft, msg);
+    ft->reading_flows = ft->reading_meters = true;
     ft->state = FT_READING;
+}
+
+/* Both read-backs are complete: the mirror is known. */
+static void
+read_back_done(struct flow_table *ft)
+{
+    if (!ft->reading_flows && !ft->reading_meters) {
+        WEFT_DBG("%s: read back %u Weft flows and %"PRIuSIZE" Weft meters",
+                 ft->name, ft->n_read, ft->installed_meters.n);
+        ft->mirror_valid = true;
+        send_diff(ft);
+    }
 }
 
 static struct ofpbuf *
@@ -750,8 +827,38 @@ add_op(struct flow_table *ft, size_t *allocated, enum ft_op_type type,
     };
 }
 
-/* Computes the difference between the desired flows and the mirror and
- * sends it. */
+/* Computes the meter mods of the round, once its flow mods are known.
+ * Deleting a meter deletes the flows that use it, so deletes wait until
+ * the flows that used them are gone: they go in a round of their own,
+ * once no flow mod is left. */
+static void
+plan_meter_ops(struct flow_table *ft)
+{
+    size_t n_deletes;
+    size_t n = meter_set_diff(&ft->desired_meters, &ft->installed_meters,
+                              &ft->meter_ops, &n_deletes);
+    ft->n_meter_ops = n;
+    ft->meter_deletes_left = false;
+    if (n_deletes && ft->n_ops) {
+        ft->n_meter_ops = n - n_deletes;
+        ft->meter_deletes_left = true;
+    }
+}
+
+static void
+send_meter_ops(struct flow_table *ft)
+{
+    for (size_t i = 0; i < ft->n_meter_ops; i++) {
+        struct meter_op *op = &ft->meter_ops[i];
+        struct ofpbuf *msg = meter_op_encode(op, ft->version);
+        op->xid = ((const struct ofp_header *) msg->data)->xid;
+        send_msg(ft, msg);
+    }
+    ft->n_meter_mods += ft->n_meter_ops;
+}
+
+/* Computes the difference between the desired flows and meters and the
+ * mirror and sends it. */
 static void
 send_diff(struct flow_table *ft)
 {
@@ -783,12 +890,19 @@ send_diff(struct flow_table *ft)
             ft_flow_unref(old);
         }
     }
-    if (!ft->n_ops) {
+    plan_meter_ops(ft);
+    if (!ft->n_ops && !ft->n_meter_ops) {
         round_end(ft, true);
         return;
     }
 
     ft->n_refused = 0;
+    send_meter_ops(ft);
+    if (!ft->n_ops) {
+        ft->request_xid = send_barrier(ft);
+        ft->state = FT_SENDING;
+        return;
+    }
     if (ft->use_bundles) {
         ft->bundle_id++;
         ft->open_xid = send_bundle_ctrl(ft, OFPBCT_OPEN_REQUEST);
@@ -846,6 +960,21 @@ apply_ops(struct flow_table *ft)
     }
 }
 
+/* " (meters: 1 added, ...)", or "" without meter mods.  Caller frees. */
+static char *
+meter_summary(const struct flow_table *ft)
+{
+    size_t n[3] = { 0, 0, 0 };
+    for (size_t i = 0; i < ft->n_meter_ops; i++) {
+        n[ft->meter_ops[i].type]++;
+    }
+    return (ft->n_meter_ops
+            ? xasprintf("; meters: %"PRIuSIZE" added, %"PRIuSIZE" modified, "
+                        "%"PRIuSIZE" deleted", n[METER_OP_ADD],
+                        n[METER_OP_MODIFY], n[METER_OP_DELETE])
+            : xstrdup(""));
+}
+
 static void
 log_round(const struct flow_table *ft, bool success)
 {
@@ -853,25 +982,28 @@ log_round(const struct flow_table *ft, bool success)
     for (size_t i = 0; i < ft->n_ops; i++) {
         n[ft->ops[i].type]++;
     }
+    char *meters = meter_summary(ft);
     if (!success) {
         WEFT_WARN("%s: flow update refused (%zu deletes, %zu modifies, %zu "
-                  "adds%s); the switch keeps %s flows until the next "
+                  "adds%s%s); the switch keeps %s flows until the next "
                   "change or reconnect", ft->name, n[FT_OP_DELETE],
                   n[FT_OP_MODIFY], n[FT_OP_ADD],
-                  ft->use_bundles ? ", one atomic bundle" : "",
+                  ft->use_bundles ? ", one atomic bundle" : "", meters,
                   ft->use_bundles ? "its previous" : "part of the new");
-    } else if (ft->n_ops) {
+    } else if (ft->n_ops || ft->n_meter_ops) {
         WEFT_INFO("%s: flows updated: %zu deleted, %zu modified, %zu added "
-                  "(%s), %"PRIuSIZE" Weft flows installed, %u ms",
+                  "(%s)%s, %"PRIuSIZE" Weft flows installed, %u ms",
                   ft->name, n[FT_OP_DELETE], n[FT_OP_MODIFY], n[FT_OP_ADD],
-                  ft->use_bundles ? "one bundle" : "flow mods and barrier",
-                  hmap_count(&ft->installed), ft->last_round_ms);
+                  !ft->n_ops ? "no flow mods"
+                  : ft->use_bundles ? "one bundle" : "flow mods and barrier",
+                  meters, hmap_count(&ft->installed), ft->last_round_ms);
     } else if (ft->n_rounds == 1) {
         WEFT_INFO("%s: switch already has the %"PRIuSIZE" desired flows; "
                   "nothing sent", ft->name, hmap_count(&ft->desired));
     } else {
         WEFT_DBG("%s: flows unchanged; nothing sent", ft->name);
     }
+    free(meters);
 }
 
 static void
@@ -879,18 +1011,26 @@ round_end(struct flow_table *ft, bool success)
 {
     if (success) {
         apply_ops(ft);
+        meter_set_apply(&ft->installed_meters, ft->meter_ops,
+                        ft->n_meter_ops);
         if (ft->use_bundles && ft->n_ops) {
             ft->n_bundles++;
         }
+        if (ft->meter_deletes_left) {
+            ft->dirty = true;
+        }
     } else {
         ft->failed = true;
-        if (ft->state == FT_READING || !ft->use_bundles) {
+        /* Meter mods are never in the bundle: some may have gone in. */
+        if (ft->state == FT_READING || !ft->use_bundles
+            || ft->n_meter_ops) {
             /* Unknown or partly changed: read again next time. */
             clear_installed(ft);
             ft->mirror_valid = false;
         }
     }
     ft->state = FT_IDLE;
+    ft->reading_flows = ft->reading_meters = false;
     ft->n_rounds++;
     ft->last_round_ms = (unsigned int) (time_msec() - ft->round_start);
     log_round(ft, success);
@@ -909,6 +1049,17 @@ find_op(const struct flow_table *ft, ovs_be32 xid)
                              &ft->ops_by_xid) {
         if (op->xid == xid) {
             return op;
+        }
+    }
+    return NULL;
+}
+
+static const struct meter_op *
+find_meter_op(const struct flow_table *ft, ovs_be32 xid)
+{
+    for (size_t i = 0; i < ft->n_meter_ops; i++) {
+        if (ft->meter_ops[i].xid == xid) {
+            return &ft->meter_ops[i];
         }
     }
     return NULL;
@@ -940,6 +1091,15 @@ recv_error(struct flow_table *ft, const struct ofp_header *oh)
     ft->deadline = time_msec() + ROUND_TIMEOUT_MS;
 
     if (ft->state == FT_READING) {
+        if (ft->reading_meters && xid == ft->meter_request_xid) {
+            /* No meters on this switch: none to read back, and any meter
+             * mod will be refused with its own error. */
+            WEFT_INFO("%s: switch refused to list its meters (%s); "
+                      "assuming it has none", ft->name, reason);
+            ft->reading_meters = false;
+            read_back_done(ft);
+            return true;
+        }
         if (xid != ft->request_xid) {
             return false;
         }
@@ -950,11 +1110,18 @@ recv_error(struct flow_table *ft, const struct ofp_header *oh)
     }
 
     struct ft_op *op = find_op(ft, xid);
+    const struct meter_op *mop = find_meter_op(ft, xid);
     if (op) {
         ft->n_refused++;
         ft->n_errors++;
         set_error(ft, "switch refused %s of flow %s: %s", op_name(op->type),
                   ft_flow_text(op->flow), reason);
+    } else if (mop) {
+        char *what = meter_op_to_string(mop);
+        ft->n_refused++;
+        ft->n_errors++;
+        set_error(ft, "switch refused %s: %s", what, reason);
+        free(what);
     } else if (ft->use_bundles && xid == ft->open_xid) {
         ft->n_refused++;
         ft->n_errors++;
@@ -1042,9 +1209,26 @@ recv_flow_stats(struct flow_table *ft, const struct ofp_header *oh)
     ofpbuf_uninit(&ofpacts);
 
     if (!ofpmp_more(oh)) {
-        WEFT_DBG("%s: read back %u Weft flows", ft->name, ft->n_read);
-        ft->mirror_valid = true;
-        send_diff(ft);
+        ft->reading_flows = false;
+        read_back_done(ft);
+    }
+}
+
+static void
+recv_meter_config(struct flow_table *ft, const struct ofp_header *oh)
+{
+    ft->deadline = time_msec() + ROUND_TIMEOUT_MS;
+    int error = meter_set_add_reply(&ft->installed_meters, oh);
+    if (error) {
+        ft->n_errors++;
+        set_error(ft, "malformed meter config reply (%s); dropping the "
+                  "connection", ofperr_to_string(error));
+        rconn_disconnect(ft->rconn);
+        return;
+    }
+    if (!ofpmp_more(oh)) {
+        ft->reading_meters = false;
+        read_back_done(ft);
     }
 }
 

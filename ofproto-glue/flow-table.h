@@ -11,7 +11,12 @@
  * A round:
  *
  *   - the first time, a flow stats request for the flows whose cookie
- *     carries WEFT_COOKIE_MARK fills the mirror;
+ *     carries WEFT_COOKIE_MARK and a meter config request fill the mirror
+ *     (of meters, only those with WEFT_METER_MARK in their ID);
+ *   - meter adds and modifies go first, outside any bundle (OVS bundles
+ *     take no meter mods), so that the flows can use them; meter deletes
+ *     wait for a round without flow mods, because deleting a meter deletes
+ *     the flows that use it (see meter-set.h);
  *   - the difference, keyed by (table, priority, match): delete_strict for
  *     mirrored flows no longer wanted, modify_strict for changed actions,
  *     add for new flows and changed cookies (an add replaces);
@@ -49,6 +54,9 @@ void flow_table_destroy(struct flow_table *);
 
 void flow_table_set_flows(struct flow_table *, const struct weft_flow *,
                           size_t n);
+struct weft_meter;
+void flow_table_set_meters(struct flow_table *, const struct weft_meter *,
+                           size_t n);
 void flow_table_get_stats(const struct flow_table *,
                           struct of_switch_flow_stats *);
 

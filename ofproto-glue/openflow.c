@@ -542,6 +542,15 @@ of_switch_set_flows(struct of_switch *sw, const struct weft_flow *flows,
 }
 
 void
+of_switch_set_meters(struct of_switch *sw, const struct weft_meter *meters,
+                     size_t n)
+{
+    if (sw->ft) {
+        flow_table_set_meters(sw->ft, meters, n);
+    }
+}
+
+void
 of_switch_get_flow_stats(const struct of_switch *sw,
                          struct of_switch_flow_stats *stats)
 {

@@ -121,6 +121,18 @@ unsigned int of_switch_get_n_tables(const struct of_switch *);
 void of_switch_set_flows(struct of_switch *sw, const struct weft_flow *flows,
                          size_t n);
 
+/* Sets the meters Weft wants on 'sw' to the 'n' of 'meters' (copied; see
+ * struct weft_meter in controller/flow.h), reconciled together with the
+ * flows: read back on the first round of a connection (meters whose ID
+ * carries WEFT_METER_MARK only), added or modified before the flows that
+ * use them, deleted only once no flow mod is pending.  A meter without the
+ * mark, with a rate or burst of 0, or with the ID of an earlier one is
+ * skipped and counted as an error.  Call before of_switch_set_flows() with
+ * the flows that use the meters. */
+struct weft_meter;
+void of_switch_set_meters(struct of_switch *sw,
+                          const struct weft_meter *meters, size_t n);
+
 /* Sends 'packet' ('len' bytes) with 'actions' (ovs-ofctl syntax) as if it
  * came in on 'in_port' (0: from the controller).  Returns 0, or EINVAL
  * with a malloc'd message in '*errorp' if the actions do not parse. */
@@ -161,9 +173,15 @@ struct of_switch_flow_stats {
      * known before the first read-back. */
     unsigned int n_installed;
 
+    /* Meters: the set last given to of_switch_set_meters(), and Weft's
+     * meters on the switch (like 'n_installed'). */
+    unsigned int n_meters_desired;
+    unsigned int n_meters_installed;
+
     /* Since the connection was made. */
     unsigned long long n_rounds;    /* Reconciliations ended. */
     unsigned long long n_flow_mods; /* Flow mods sent. */
+    unsigned long long n_meter_mods;    /* Meter mods sent. */
     unsigned long long n_bundles;   /* Bundles committed successfully. */
     unsigned long long n_errors;    /* Invalid flows, errors from the
                                      * switch, unanswered rounds. */

@@ -1326,6 +1326,79 @@ test_trace(void **state)
     policy_destroy(policy);
 }
 
+/* Rate limits: a meter per vNIC and direction, used first in its table 0
+ * flow (what it sends) and its table 50 flow (what it receives); the
+ * strictest limit wins; only local vNICs get meters. */
+static void
+test_limits(void **state)
+{
+    struct pipeline_vnic vnics[] = {
+        VNIC("h1", "vm1", "t1", "52:54:00:00:00:01", "web", 1),
+        VNIC("h1", "vm2", "t2", "52:54:00:00:00:02", "web", 2),
+        VNIC("h1", "vm3", "t3", "52:54:00:00:00:03", "db", 3),
+        VNIC("h2", "vm4", "t4", "52:54:00:00:00:04", "web", 4),
+    };
+    struct policy *policy = parse_policy(
+        "segment web vlan=100 vni=5001\n"
+        "segment db vlan=200\n"
+        "limit web-in targets=segment:web rate=20mbit direction=ingress\n"
+        "limit vm1 targets=vnic:vm1 rate=5mbit burst=1mbit\n"
+        "limit db-out targets=vnic:52:54:00:00:00:03 rate=1gbit "
+        "direction=egress\n");
+    struct pipeline_input in = {
+        .policy = policy,
+        .vnics = vnics,
+        .n_vnics = ARRAY_SIZE(vnics),
+    };
+
+    (void) state;
+    char *text = compute(&in, "h1");
+    /* vm1: 5mbit both ways (stricter than web-in), burst as given. */
+    check_has_line(text, "table=0, priority=100, cookie=0x570142fa98c09172, "
+                   "in_port=1 actions=meter:1459617793,set_field:1->reg5,"
+                   "set_field:100->reg6,goto_table:10");
+    check_has_line(text, "table=50, priority=100, cookie=0x570142fa98c09172, "
+                   "reg7=1 actions=meter:1459683329,output:1");
+    check_has_line(text, "meter=0x57000001 kbps burst stats bands=type=drop "
+                   "rate=5000 burst_size=1000");
+    check_has_line(text, "meter=0x57010001 kbps burst stats bands=type=drop "
+                   "rate=5000 burst_size=1000");
+    /* vm2: only what it sends, default burst (a tenth of a second). */
+    check_has_line(text, "meter=0x57000002 kbps burst stats bands=type=drop "
+                   "rate=20000 burst_size=2000");
+    check_has_line(text, "table=50, priority=100, cookie=0x570145fa98c0949b, "
+                   "reg7=2 actions=output:2");
+    /* vm3: only what it receives. */
+    check_has_line(text, "meter=0x57010003 kbps burst stats bands=type=drop "
+                   "rate=1000000 burst_size=100000");
+    assert_int_equal(count(text, "meter="), 4);
+    assert_int_equal(count(text, "actions=meter:"), 4);
+    free(text);
+
+    /* h2 gets only its own vNIC's meter. */
+    text = compute(&in, "h2");
+    assert_int_equal(count(text, "meter="), 1);
+    check_has_line(text, "meter=0x57000004 kbps burst stats bands=type=drop "
+                   "rate=20000 burst_size=2000");
+    free(text);
+
+    /* Trace says which limit applies. */
+    struct pipeline_plan *plan = pipeline_plan_create(&in);
+    bool ok;
+    char *t = trace(plan, "h1", "t2", "h1", "t1", POLICY_PROTO_TCP, 80, &ok);
+    assert_true(ok);
+    assert_contains(t, "meter 0x57000002: what t2 sends is limited to "
+                    "20mbit/s (limit web-in)");
+    assert_contains(t, "meter 0x57010001: what t1 receives is limited to "
+                    "5mbit/s (limit vm1)");
+    free(t);
+    pipeline_plan_destroy(plan);
+
+    assert_int_equal(pipeline_meter_id(7, false), 0x57000007);
+    assert_int_equal(pipeline_meter_id(7, true), 0x57010007);
+    policy_destroy(policy);
+}
+
 int
 main(void)
 {
@@ -1346,6 +1419,7 @@ main(void)
         cmocka_unit_test(test_cross_segment_reach),
         cmocka_unit_test(test_trace),
         cmocka_unit_test(test_uplink_trunk),
+        cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests_name("pipeline", tests, NULL, NULL);
 }

@@ -293,7 +293,7 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
     /* Syntax. */
     { "segment a vlan=1\nsegmnt b vlan=2\n", 2, "kind",
-      "unknown kind \"segmnt\" (expected segment, group, rule or mirror)" },
+      "unknown kind \"segmnt\" (expected segment, group, rule, mirror or limit)" },
     { "segment\n", 1, "name", "segment: missing name" },
     { "\n\nsegment 9web vlan=1\n", 3, "name",
       "segment 9web: invalid name (1-63 characters: a letter, then letters, "
@@ -480,6 +480,38 @@ static const struct bad_case bad_cases[] = {
     { "mirror m sources=vnic:x to=vnic:y\nmirror m sources=vnic:z "
       "to=vnic:y\n", 2, "name",
       "mirror m: name already used by mirror m (line 1)" },
+
+    /* Limits. */
+    { "limit l rate=1mbit\n", 1, "targets", "limit l: missing targets=" },
+    { "limit l targets=vnic:x\n", 1, "rate", "limit l: missing rate=" },
+    { "limit l targets=host:h rate=1mbit\n", 1, "targets",
+      "limit l: \"host:h\" is not vnic:NAME, group:NAME or segment:NAME" },
+    { "limit l targets=vnic:x rate=20\n", 1, "rate",
+      "limit l: \"20\": missing unit \"\" (expected kbit, mbit or gbit, "
+      "bits per second for a rate)" },
+    { "limit l targets=vnic:x rate=20mbps\n", 1, "rate",
+      "limit l: \"20mbps\": unknown unit \"mbps\" (expected kbit, mbit or "
+      "gbit, bits per second for a rate)" },
+    { "limit l targets=vnic:x rate=-5mbit\n", 1, "rate",
+      "limit l: \"-5mbit\" is not a number with a unit (e.g. 20mbit)" },
+    { "limit l targets=vnic:x rate=0kbit\n", 1, "rate",
+      "limit l: 0kbit is out of range 10kbit..100gbit" },
+    { "limit l targets=vnic:x rate=101gbit\n", 1, "rate",
+      "limit l: 101gbit is out of range 10kbit..100gbit" },
+    { "limit l targets=vnic:x rate=99999999999999999999gbit\n", 1, "rate",
+      "limit l: 99999999999999999999gbit is out of range 10kbit..100gbit" },
+    { "limit l targets=vnic:x rate=1mbit burst=8kbit\n", 1, "burst",
+      "limit l: 8kbit is out of range 16kbit..10gbit" },
+    { "limit l targets=vnic:x rate=1mbit direction=in\n", 1, "direction",
+      "limit l: unknown direction \"in\" (expected ingress, egress or "
+      "both)" },
+    { "limit l targets=vnic:x,vnic:x rate=1mbit\n", 1, "targets",
+      "limit l: \"vnic:x\" is listed twice" },
+    { "limit l targets=group:g rate=1mbit\n", 1, "targets",
+      "limit l: unknown group \"g\"" },
+    { "limit l targets=vnic:x rate=1mbit\nlimit l targets=vnic:y "
+      "rate=1mbit\n", 2, "name",
+      "limit l: name already used by limit l (line 1)" },
 
     /* Local errors come in line order before references. */
     { "rule r allow from=nope to=any\nsegment s vlan=0\n", 2, "vlan",
@@ -732,7 +764,7 @@ test_add_line(void **state)
                    p, before);
     expect_refused(policy_add_line(p, "segmnt", "x vlan=5", &error),
                    EINVAL, &error, 0, "kind", "unknown kind \"segmnt\" "
-                   "(expected segment, group, rule or mirror)", p, before);
+                   "(expected segment, group, rule, mirror or limit)", p, before);
     expect_refused(policy_add_line(p, "mirror", "  # nothing", &error),
                    EINVAL, &error, 0, "name", "mirror: missing name",
                    p, before);
@@ -802,7 +834,7 @@ test_del(void **state)
                    0, "name", "no group named \"web\"", p, before);
     expect_refused(policy_del(p, "vlan", "web", &error), EINVAL, &error,
                    0, "kind", "unknown kind \"vlan\" (expected segment, "
-                   "group, rule or mirror)", p, before);
+                   "group, rule, mirror or limit)", p, before);
 
     /* Deleting the referrers first works. */
     assert_int_equal(policy_del(p, "mirror", "tap", &error), 0);
@@ -832,6 +864,96 @@ test_del(void **state)
 
     policy_destroy(before);
     policy_destroy(p);
+}
+
+static void
+test_limits(void **state)
+{
+    (void) state;
+    struct policy *p = parse_ok(
+        "segment web vlan=100\n"
+        "group g segments=web\n"
+        "limit cap targets=group:g,vnic:52:54:00:00:00:AA rate=20000kbit "
+        "burst=1000kbit direction=ingress\n"
+        "limit slow targets=segment:web rate=1gbit\n"
+        "limit odd targets=vnic:tap1 rate=1500kbit\n");
+    const struct policy_limit *cap = policy_find_limit(p, "cap");
+    assert_non_null(cap);
+    assert_int_equal(cap->n_targets, 2);
+    assert_int_equal(cap->targets[0].type, POLICY_REF_GROUP);
+    assert_string_equal(cap->targets[1].name, "52:54:00:00:00:aa");
+    assert_int_equal(cap->rate_kbps, 20000);
+    assert_int_equal(cap->burst_kbit, 1000);
+    assert_int_equal(policy_limit_burst(cap), 1000);
+    assert_int_equal(cap->direction, POLICY_DIRECTION_INGRESS);
+
+    /* Default burst: a tenth of a second, at least 64 kbit. */
+    const struct policy_limit *slow = policy_find_limit(p, "slow");
+    assert_int_equal(slow->rate_kbps, 1000000);
+    assert_int_equal(policy_limit_burst(slow), 100000);
+    assert_int_equal(slow->direction, POLICY_DIRECTION_BOTH);
+    struct policy_limit tiny = { .rate_kbps = 100 };
+    assert_int_equal(policy_limit_burst(&tiny), 64);
+
+    /* Canonical rates use the largest unit that divides them. */
+    char *text = policy_format(p);
+    assert_string_equal(text,
+        "segment web vlan=100\n"
+        "group g segments=web\n"
+        "limit cap targets=group:g,vnic:52:54:00:00:00:aa rate=20mbit "
+        "burst=1mbit direction=ingress\n"
+        "limit odd targets=vnic:tap1 rate=1500kbit\n"
+        "limit slow targets=segment:web rate=1gbit\n");
+    struct policy *q = parse_ok(text);
+    assert_true(policy_equal(p, q));
+
+    /* A segment or group a limit uses cannot go. */
+    struct policy_error error;
+    assert_int_equal(policy_del(p, "group", "g", &error), EINVAL);
+    assert_string_equal(error.field, "targets");
+    assert_string_equal(error.msg, "group g is still used by limit cap");
+
+    /* Edits. */
+    assert_int_equal(policy_add_line(p, "limit", "x targets=vnic:a "
+                                     "rate=5gbit", &error), 0);
+    assert_int_equal(policy_add_line(p, "limit", "y targets=segment:db "
+                                     "rate=5gbit", &error), EINVAL);
+    assert_string_equal(error.msg, "limit y: unknown segment \"db\"");
+    assert_null(policy_find_limit(p, "y"));
+    /* put replaces: here a limit, and a segment that a group uses. */
+    assert_int_equal(policy_put_line(p, "limit", "x targets=vnic:a "
+                                     "rate=7mbit", &error), 0);
+    assert_int_equal(policy_find_limit(p, "x")->rate_kbps, 7000);
+    assert_int_equal(policy_put_line(p, "segment", "web vlan=101", &error),
+                     0);
+    assert_int_equal(policy_find_segment(p, "web")->vlan, 101);
+    assert_int_equal(policy_put_line(p, "segment", "web vlan=0", &error),
+                     EINVAL);
+    assert_int_equal(policy_find_segment(p, "web")->vlan, 101);
+    assert_int_equal(policy_put_line(p, "segment", "web vlan=100", &error),
+                     0);
+    assert_int_equal(policy_put_line(p, "limit", "x targets=vnic:a "
+                                     "rate=5gbit", &error), 0);
+    assert_int_equal(policy_del(p, "limit", "cap", &error), 0);
+    assert_int_equal(policy_del(p, "group", "g", &error), 0);
+
+    char *diff = policy_diff(q, p);
+    assert_string_equal(diff,
+        "- group g segments=web\n"
+        "- limit cap targets=group:g,vnic:52:54:00:00:00:aa rate=20mbit "
+        "burst=1mbit direction=ingress\n"
+        "+ limit x targets=vnic:a rate=5gbit\n");
+
+    char rate[POLICY_RATE_BUFSIZE];
+    policy_rate_format(100000000, rate, sizeof rate);
+    assert_string_equal(rate, "100gbit");
+    policy_rate_format(12345, rate, sizeof rate);
+    assert_string_equal(rate, "12345kbit");
+
+    free(diff);
+    free(text);
+    policy_destroy(p);
+    policy_destroy(q);
 }
 
 static void
@@ -866,6 +988,7 @@ main(void)
         cmocka_unit_test(test_diff),
         cmocka_unit_test(test_add_line),
         cmocka_unit_test(test_del),
+        cmocka_unit_test(test_limits),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests_name("policy", tests, NULL, NULL);

@@ -125,6 +125,8 @@ static const struct weftctl_command commands[] = {
       "mirrors with state and packet counters", format_mirrors, 0 },
     { "mirror-show", 1, 1, "NAME", "mirror-show",
       "one mirror, host by host", format_mirror, 0 },
+    OBJECT_COMMANDS("limit", "targets=REF,... rate=RATE [burst=SIZE] "
+                    "[direction=D]"),
     { "policy-history", 0, 0, "", "policy-history",
       "accepted policy generations", format_history, 0 },
     { "policy-rollback", 1, 1, "GEN", "policy-rollback",
