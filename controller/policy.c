@@ -1554,7 +1554,7 @@ uint32_t
 policy_limit_burst(const struct policy_limit *l)
 {
     return (l->burst_kbit ? l->burst_kbit
-            : l->rate_kbps / 10 > 64 ? l->rate_kbps / 10 : 64);
+            : l->rate_kbps / 4 > 64 ? l->rate_kbps / 4 : 64);
 }
 
 static bool

@@ -28,7 +28,7 @@ capped() {
     local m
     m=$(mbit "$1" "$2")
     log "$1 -> $2: $m Mbit/s (limit $RATE_MBIT)"
-    [ "$m" -ge $((RATE_MBIT / 3)) ] && [ "$m" -le $((RATE_MBIT * 13 / 10)) ]
+    [ "$m" -ge $((RATE_MBIT / 2)) ] && [ "$m" -le $((RATE_MBIT * 13 / 10)) ]
 }
 # free FROM TO_IP: well above the limit.
 free() {

@@ -1363,14 +1363,14 @@ test_limits(void **state)
                    "rate=5000 burst_size=1000");
     check_has_line(text, "meter=0x57010001 kbps burst stats bands=type=drop "
                    "rate=5000 burst_size=1000");
-    /* vm2: only what it sends, default burst (a tenth of a second). */
+    /* vm2: only what it sends, default burst (a quarter of a second). */
     check_has_line(text, "meter=0x57000002 kbps burst stats bands=type=drop "
-                   "rate=20000 burst_size=2000");
+                   "rate=20000 burst_size=5000");
     check_has_line(text, "table=50, priority=100, cookie=0x570145fa98c0949b, "
                    "reg7=2 actions=output:2");
     /* vm3: only what it receives. */
     check_has_line(text, "meter=0x57010003 kbps burst stats bands=type=drop "
-                   "rate=1000000 burst_size=100000");
+                   "rate=1000000 burst_size=250000");
     assert_int_equal(count(text, "meter="), 4);
     assert_int_equal(count(text, "actions=meter:"), 4);
     free(text);
@@ -1379,7 +1379,7 @@ test_limits(void **state)
     text = compute(&in, "h2");
     assert_int_equal(count(text, "meter="), 1);
     check_has_line(text, "meter=0x57000004 kbps burst stats bands=type=drop "
-                   "rate=20000 burst_size=2000");
+                   "rate=20000 burst_size=5000");
     free(text);
 
     /* Trace says which limit applies. */

@@ -887,10 +887,10 @@ test_limits(void **state)
     assert_int_equal(policy_limit_burst(cap), 1000);
     assert_int_equal(cap->direction, POLICY_DIRECTION_INGRESS);
 
-    /* Default burst: a tenth of a second, at least 64 kbit. */
+    /* Default burst: a quarter of a second, at least 64 kbit. */
     const struct policy_limit *slow = policy_find_limit(p, "slow");
     assert_int_equal(slow->rate_kbps, 1000000);
-    assert_int_equal(policy_limit_burst(slow), 100000);
+    assert_int_equal(policy_limit_burst(slow), 250000);
     assert_int_equal(slow->direction, POLICY_DIRECTION_BOTH);
     struct policy_limit tiny = { .rate_kbps = 100 };
     assert_int_equal(policy_limit_burst(&tiny), 64);
