@@ -17,6 +17,7 @@
 #include "apps.h"
 #include "datapath.h"
 #include "doctor.h"
+#include "flow-export.h"
 #include "flow.h"
 #include "host.h"
 #include "inventory.h"
@@ -358,6 +359,18 @@ static void
 m_mirror_del(struct rpc_request *req, const msgpack_object *params, void *d)
 {
     object_del(req, params, d, "mirror");
+}
+
+static void
+m_export_add(struct rpc_request *req, const msgpack_object *params, void *d)
+{
+    object_add(req, params, d, "export");
+}
+
+static void
+m_export_del(struct rpc_request *req, const msgpack_object *params, void *d)
+{
+    object_del(req, params, d, "export");
 }
 
 static const char *
@@ -1043,10 +1056,13 @@ rpc_methods_register(struct weftd *d, struct rpc_server *rpc)
         { "mirror-del", m_mirror_del },
         { "mirror-list", m_mirror_list },
         { "mirror-show", m_mirror_show },
+        { "export-add", m_export_add },
+        { "export-del", m_export_del },
         { "policy-history", m_policy_history },
         { "policy-rollback", m_policy_rollback },
     };
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
         rpc_server_register(rpc, methods[i].name, methods[i].handler, d);
     }
+    flow_export_rpc_register(d, rpc);
 }
