@@ -126,7 +126,7 @@ static const struct weftctl_command commands[] = {
       "mirrors with state and packet counters", format_mirrors, 0 },
     { "mirror-show", 1, 1, "NAME", "mirror-show",
       "one mirror, host by host", format_mirror, 0 },
-    { "export-add", 3, 64, "NAME sflow|ipfix|netflow collectors=IP:PORT,...",
+    { "export-add", 2, 64, "NAME sflow|ipfix|netflow collectors=IP:PORT,...",
       "export-add", "add a flow export (sFlow, IPFIX, NetFlow) on every "
       "bridge", format_change, CMD_CHANGES },
     { "export-del", 1, 1, "NAME", "export-del", "delete a flow export",
