@@ -325,7 +325,8 @@ object_list(struct rpc_request *req, struct weftd *d, const char *kind)
     rpc_reply_end(req);
 }
 
-#define OBJECT_METHODS(KIND)                                               \
+/* KIND-add and KIND-del. */
+#define OBJECT_EDIT_METHODS(KIND)                                          \
     static void                                                            \
     m_##KIND##_add(struct rpc_request *req, const msgpack_object *params,  \
                    void *d)                                                \
@@ -337,7 +338,10 @@ object_list(struct rpc_request *req, struct weftd *d, const char *kind)
                    void *d)                                                \
     {                                                                      \
         object_del(req, params, d, #KIND);                                 \
-    }                                                                      \
+    }
+/* The same and KIND-list, the objects' lines. */
+#define OBJECT_METHODS(KIND)                                               \
+    OBJECT_EDIT_METHODS(KIND)                                              \
     static void                                                            \
     m_##KIND##_list(struct rpc_request *req, const msgpack_object *params, \
                     void *d)                                               \
@@ -349,29 +353,9 @@ OBJECT_METHODS(segment)
 OBJECT_METHODS(group)
 OBJECT_METHODS(rule)
 
-static void
-m_mirror_add(struct rpc_request *req, const msgpack_object *params, void *d)
-{
-    object_add(req, params, d, "mirror");
-}
-
-static void
-m_mirror_del(struct rpc_request *req, const msgpack_object *params, void *d)
-{
-    object_del(req, params, d, "mirror");
-}
-
-static void
-m_export_add(struct rpc_request *req, const msgpack_object *params, void *d)
-{
-    object_add(req, params, d, "export");
-}
-
-static void
-m_export_del(struct rpc_request *req, const msgpack_object *params, void *d)
-{
-    object_del(req, params, d, "export");
-}
+/* Mirrors and exports have lists of their own, with their state. */
+OBJECT_EDIT_METHODS(mirror)
+OBJECT_EDIT_METHODS(export)
 
 static const char *
 host_or_port(const char *s)

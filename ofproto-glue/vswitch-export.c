@@ -72,37 +72,39 @@ targets_equal(char **have, size_t n, const struct vswitch_export_spec *s)
     return true;
 }
 
+/* The accessors that only differ by table, for table NAME (ovsrec_NAME,
+ * Bridge column NAME). */
+#define EXPORT_ACCESSORS(NAME)                                          \
+    static const void *                                                 \
+    NAME##_get(const struct ovsrec_bridge *br)                          \
+    {                                                                   \
+        return br->NAME;                                                \
+    }                                                                   \
+    static void                                                         \
+    NAME##_attach(const struct ovsrec_bridge *br, const void *row)      \
+    {                                                                   \
+        ovsrec_bridge_set_##NAME(br, row);                              \
+    }                                                                   \
+    static void *                                                       \
+    NAME##_insert(struct ovsdb_idl_txn *txn)                            \
+    {                                                                   \
+        return ovsrec_##NAME##_insert(txn);                             \
+    }                                                                   \
+    static const struct smap *                                          \
+    NAME##_external_ids(const void *row)                                \
+    {                                                                   \
+        return &((const struct ovsrec_##NAME *) row)->external_ids;     \
+    }                                                                   \
+    static void                                                         \
+    NAME##_set_external_ids(const void *row, const struct smap *ids)    \
+    {                                                                   \
+        ovsrec_##NAME##_set_external_ids(row, ids);                     \
+    }
+EXPORT_ACCESSORS(sflow)
+EXPORT_ACCESSORS(ipfix)
+EXPORT_ACCESSORS(netflow)
+
 /* sFlow. */
-
-static const void *
-sflow_get(const struct ovsrec_bridge *br)
-{
-    return br->sflow;
-}
-
-static void
-sflow_attach(const struct ovsrec_bridge *br, const void *row)
-{
-    ovsrec_bridge_set_sflow(br, row);
-}
-
-static void *
-sflow_insert(struct ovsdb_idl_txn *txn)
-{
-    return ovsrec_sflow_insert(txn);
-}
-
-static const struct smap *
-sflow_external_ids(const void *row)
-{
-    return &((const struct ovsrec_sflow *) row)->external_ids;
-}
-
-static void
-sflow_set_external_ids(const void *row, const struct smap *ids)
-{
-    ovsrec_sflow_set_external_ids(row, ids);
-}
 
 static bool
 sflow_matches(const void *row_, const struct vswitch_export_spec *s)
@@ -127,36 +129,6 @@ sflow_write(const void *row, const struct vswitch_export_spec *s)
 
 /* IPFIX. */
 
-static const void *
-ipfix_get(const struct ovsrec_bridge *br)
-{
-    return br->ipfix;
-}
-
-static void
-ipfix_attach(const struct ovsrec_bridge *br, const void *row)
-{
-    ovsrec_bridge_set_ipfix(br, row);
-}
-
-static void *
-ipfix_insert(struct ovsdb_idl_txn *txn)
-{
-    return ovsrec_ipfix_insert(txn);
-}
-
-static const struct smap *
-ipfix_external_ids(const void *row)
-{
-    return &((const struct ovsrec_ipfix *) row)->external_ids;
-}
-
-static void
-ipfix_set_external_ids(const void *row, const struct smap *ids)
-{
-    ovsrec_ipfix_set_external_ids(row, ids);
-}
-
 static bool
 ipfix_matches(const void *row_, const struct vswitch_export_spec *s)
 {
@@ -180,36 +152,6 @@ ipfix_write(const void *row, const struct vswitch_export_spec *s)
 }
 
 /* NetFlow. */
-
-static const void *
-netflow_get(const struct ovsrec_bridge *br)
-{
-    return br->netflow;
-}
-
-static void
-netflow_attach(const struct ovsrec_bridge *br, const void *row)
-{
-    ovsrec_bridge_set_netflow(br, row);
-}
-
-static void *
-netflow_insert(struct ovsdb_idl_txn *txn)
-{
-    return ovsrec_netflow_insert(txn);
-}
-
-static const struct smap *
-netflow_external_ids(const void *row)
-{
-    return &((const struct ovsrec_netflow *) row)->external_ids;
-}
-
-static void
-netflow_set_external_ids(const void *row, const struct smap *ids)
-{
-    ovsrec_netflow_set_external_ids(row, ids);
-}
 
 static bool
 netflow_matches(const void *row_, const struct vswitch_export_spec *s)
@@ -240,24 +182,12 @@ netflow_write(const void *row, const struct vswitch_export_spec *s)
         .write = NAME##_write,                          \
     }
 
-/* Indexed by enum vswitch_export_type.  Not const: the table classes are
- * only known at run time (they live in an array of libopenvswitch). */
-static struct export_class classes[VSWITCH_N_EXPORT_TYPES];
-
-static void
-init_classes(void)
-{
-    static bool done;
-    if (!done) {
-        classes[VSWITCH_EXPORT_SFLOW] = (struct export_class)
-            EXPORT_CLASS(sflow, ovsrec_table_sflow);
-        classes[VSWITCH_EXPORT_IPFIX] = (struct export_class)
-            EXPORT_CLASS(ipfix, ovsrec_table_ipfix);
-        classes[VSWITCH_EXPORT_NETFLOW] = (struct export_class)
-            EXPORT_CLASS(netflow, ovsrec_table_netflow);
-        done = true;
-    }
-}
+/* Indexed by enum vswitch_export_type. */
+static const struct export_class classes[VSWITCH_N_EXPORT_TYPES] = {
+    [VSWITCH_EXPORT_SFLOW] = EXPORT_CLASS(sflow, ovsrec_table_sflow),
+    [VSWITCH_EXPORT_IPFIX] = EXPORT_CLASS(ipfix, ovsrec_table_ipfix),
+    [VSWITCH_EXPORT_NETFLOW] = EXPORT_CLASS(netflow, ovsrec_table_netflow),
+};
 
 /* Ownership. */
 
@@ -304,14 +234,6 @@ vswitch_export_state_to_string(enum vswitch_export_state state)
     case VSWITCH_EXPORT_UNSUPPORTED: return "unsupported";
     }
     return "<invalid>";
-}
-
-const char *
-vswitch_export_type_to_string(enum vswitch_export_type type)
-{
-    static const char *const names[] = { "sflow", "ipfix", "netflow" };
-    return (unsigned int) type < ARRAY_SIZE(names) ? names[type]
-                                                   : "<invalid>";
 }
 
 struct vswitch_exports *
@@ -416,7 +338,6 @@ vswitch_exports_state(const struct vswitch_exports *e,
                       struct ovsdb_idl *idl, const struct ovsrec_bridge *br,
                       enum vswitch_export_type type)
 {
-    init_classes();
     const struct export_class *c = &classes[type];
     if (!ovsdb_idl_server_has_table(idl, c->table)) {
         return VSWITCH_EXPORT_UNSUPPORTED;
@@ -484,7 +405,6 @@ vswitch_exports_configure(const struct vswitch_exports *e,
     if (!e) {
         return;
     }
-    init_classes();
     for (size_t t = 0; t < VSWITCH_N_EXPORT_TYPES; t++) {
         const struct export_class *c = &classes[t];
         if (!ovsdb_idl_server_has_table(idl, c->table)) {

@@ -65,7 +65,6 @@ enum vswitch_export_state {
 };
 
 const char *vswitch_export_state_to_string(enum vswitch_export_state);
-const char *vswitch_export_type_to_string(enum vswitch_export_type);
 
 /* What the database says about the bridge's export of 'type'. */
 enum vswitch_export_state vswitch_db_get_export(const struct vswitch_db *,

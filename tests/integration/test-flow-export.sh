@@ -110,7 +110,8 @@ expect_refused 'segments: export e: per-segment export is not supported yet' \
 expect_refused 'type: export e: missing type' e collectors=$COL:6343
 printf 'segment web vlan=100 vni=5001\nexport x sflow collectors=%s:99999\n' \
     "$COL" >"$T/bad.policy"
-weftctl set-policy "$T/bad.policy" >"$T/out" 2>&1 && fail "bad document accepted"
+weftctl set-policy "$T/bad.policy" >"$T/out" 2>&1 \
+    && fail "bad document accepted"
 grep -q "bad.policy:2: collectors: export x: 99999 is out of range 1..65535" \
     "$T/out" || fail "set-policy error: $(cat "$T/out")"
 weftctl get-policy | cmp -s - "$T/policy.before" \
@@ -212,7 +213,8 @@ for h in h1 h2; do
     done
 done >"$T/uuids.after"
 cmp -s "$T/uuids.before" "$T/uuids.after" \
-    || fail "rows replaced by the restart: $(diff "$T/uuids.before" "$T/uuids.after")"
+    || fail "rows replaced by the restart:" \
+            "$(diff "$T/uuids.before" "$T/uuids.after")"
 tail -n +"$((log_lines + 1))" "$T/weftd.log" | grep "writing br-int settings" \
     | grep -E "sflow|ipfix|netflow" && fail "the restart rewrote export rows"
 pass "weftd killed and restarted: same rows, none duplicated or rewritten"
