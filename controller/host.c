@@ -715,6 +715,7 @@ host_set_exports(struct host *h, const struct vswitch_export_spec *specs,
     h->n_exports = n;
     h->exports_known = true;
     vswitch_db_set_exports(h->db, h->exports, h->n_exports);
+    ovs_loop_request_run();     /* Reconcile now, wherever we are called. */
 }
 
 enum vswitch_export_state

@@ -365,21 +365,16 @@ configure_one(const struct export_class *c,
     const void *row = c->get(br);
     if (row && !row_is_weft(c, row)) {
         return NULL;            /* Someone else's: reported, not touched. */
-    } else if (!want->name) {
-        if (!row) {
-            return NULL;
-        }
-        if (!*txnp) {
-            *txnp = ovsdb_idl_txn_create(idl);
-        }
-        c->attach(br, NULL);    /* Not a root table: the row goes too. */
-        return "-";
-    } else if (row && row_is_wanted(c, row, want)) {
-        return NULL;
+    } else if (want->name ? row && row_is_wanted(c, row, want) : !row) {
+        return NULL;            /* As wanted. */
     }
 
     if (!*txnp) {
         *txnp = ovsdb_idl_txn_create(idl);
+    }
+    if (!want->name) {
+        c->attach(br, NULL);    /* Not a root table: the row goes too. */
+        return "-";
     }
     /* A row changed by hand is updated in place: its UUID stays. */
     const struct smap *old_ids = row ? c->external_ids(row) : NULL;
