@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "apps.h"
+#include "flow-export.h"
 #include "flow.h"
 #include "host.h"
 #include "log.h"
@@ -314,6 +315,7 @@ datapath_run(struct datapath *dp, struct weftd *d)
         const char *name = host_get_name(h);
 
         set_host_mirrors(h, mirrors, d->policy.current);
+        flow_export_set_host(h, d->policy.current);
 
         struct host_tunnel *tunnels = xcalloc(d->n_hosts,
                                               sizeof *tunnels);

@@ -16,6 +16,7 @@
 #include "ovs-loop.h"
 #include "virt-host.h"
 #include "vswitch-db.h"
+#include "vswitch-export.h"
 #include "weft-config.h"
 #include "xalloc.h"
 
@@ -70,6 +71,12 @@ struct host {
     } *watched;
     size_t n_watched;
     uint64_t mirror_epoch;          /* As OVSDB last said. */
+
+    /* Flow exports wanted (from flow-export.c), given to every new OVSDB
+     * session; none given before the first host_set_exports(). */
+    struct vswitch_export_spec *exports;
+    size_t n_exports;
+    bool exports_known;
 
     /* Reconciliation rounds seen on the current connection, and their
      * durations since the start. */
@@ -148,6 +155,9 @@ start_session(struct host *h)
         .datapath_id = h->dpid,
     };
     h->db = vswitch_db_create(h->cfg.ovsdb_remote, &spec);
+    if (h->exports_known) {
+        vswitch_db_set_exports(h->db, h->exports, h->n_exports);
+    }
     h->ports_pushed = false;
     h->placement_seqno = 0;
 }
@@ -225,6 +235,7 @@ host_destroy(struct host *h)
     free_tunnels(h);
     free_tunnel_ports(h);
     free_mirrors(h);
+    vswitch_export_specs_free(h->exports, h->n_exports);
     free_vm_ports(h);
     weft_flow_set_destroy(&h->core_flows);
     weft_flow_set_destroy(&h->app_flows);
@@ -693,6 +704,24 @@ host_set_mirrors(struct host *h, const struct host_mirror *mirrors, size_t n,
     h->mirrors_known = true;
     h->mirrors_version++;
     ovs_loop_request_run();
+}
+
+void
+host_set_exports(struct host *h, const struct vswitch_export_spec *specs,
+                 size_t n)
+{
+    vswitch_export_specs_free(h->exports, h->n_exports);
+    h->exports = vswitch_export_specs_clone(specs, n);
+    h->n_exports = n;
+    h->exports_known = true;
+    vswitch_db_set_exports(h->db, h->exports, h->n_exports);
+    ovs_loop_request_run();     /* Reconcile now, wherever we are called. */
+}
+
+enum vswitch_export_state
+host_get_export_state(const struct host *h, enum vswitch_export_type type)
+{
+    return vswitch_db_get_export(h->db, type);
 }
 
 uint64_t

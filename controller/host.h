@@ -12,6 +12,7 @@
 
 #include "host-fsm.h"
 #include "openflow.h"
+#include "vswitch-export.h"
 
 struct ev_loop;
 struct inventory;
@@ -75,6 +76,15 @@ struct host_mirror {
 void host_set_mirrors(struct host *, const struct host_mirror *, size_t n,
                       bool receives, const char *const *watch,
                       size_t n_watch);
+
+/* Sets the flow exports this host's bridge should have (copied; see
+ * vswitch-export.h), kept across reconnects of its OVSDB session. */
+void host_set_exports(struct host *, const struct vswitch_export_spec *,
+                      size_t n);
+
+/* What the host's OVSDB says about its export of 'type'. */
+enum vswitch_export_state host_get_export_state(const struct host *,
+                                                enum vswitch_export_type);
 
 /* The Mirror rows of this host as OVSDB last said, hashed (0: none); see
  * vswitch_db_get_mirror_epoch().  Its changes bump the ports version. */

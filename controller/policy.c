@@ -27,6 +27,7 @@ _Static_assert(offsetof(struct policy_group, name) == 0, "name first");
 _Static_assert(offsetof(struct policy_rule, name) == 0, "name first");
 _Static_assert(offsetof(struct policy_mirror, name) == 0, "name first");
 _Static_assert(offsetof(struct policy_limit, name) == 0, "name first");
+_Static_assert(offsetof(struct policy_export, name) == 0, "name first");
 
 struct sbuf;
 
@@ -36,6 +37,7 @@ enum kind {
     K_RULE,
     K_MIRROR,
     K_LIMIT,
+    K_EXPORT,
     N_KINDS
 };
 
@@ -56,7 +58,7 @@ struct key_spec {
     bool required;
 };
 
-#define MAX_KEYS 8
+#define MAX_KEYS 12
 
 struct kind_class {
     const char *name;
@@ -83,9 +85,6 @@ struct kind_class {
 };
 
 static const struct kind_class kinds[N_KINDS];
-
-/* For error messages. */
-#define KIND_NAMES "segment, group, rule, mirror or limit"
 
 /* Memory. */
 
@@ -217,6 +216,21 @@ obj_find(const struct policy *p, enum kind k, const char *name)
         }
     }
     return SIZE_MAX;
+}
+
+/* "segment, group, ... or export": the kinds, for errors. */
+static const char *
+kind_names(char *buf, size_t size)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; i < N_KINDS && len < size; i++) {
+        len += snprintf(buf + len, size - len, "%s%s",
+                        !i ? "" : i == N_KINDS - 1 ? " or " : ", ",
+                        kinds[i].name);
+    }
+    return buf;
 }
 
 static bool
@@ -520,6 +534,12 @@ static const char *const direction_names[] = {
 #undef POLICY_DIRECTION
 };
 
+static const char *const export_type_names[] = {
+#define POLICY_EXPORT_TYPE(ENUM, NAME) NAME,
+    POLICY_EXPORT_TYPES
+#undef POLICY_EXPORT_TYPE
+};
+
 #define ARRAY_SIZE(A) (sizeof (A) / sizeof (A)[0])
 
 static const char *
@@ -562,6 +582,13 @@ const char *
 policy_direction_to_string(enum policy_direction d)
 {
     return enum_to_string(direction_names, ARRAY_SIZE(direction_names), d);
+}
+
+const char *
+policy_export_type_to_string(enum policy_export_type t)
+{
+    return enum_to_string(export_type_names, ARRAY_SIZE(export_type_names),
+                          t);
 }
 
 /* Checks on every object. */
@@ -1643,6 +1670,307 @@ limit_destroy(void *obj)
     targets_free(l->targets, l->n_targets);
 }
 
+/* Exports. */
+
+enum { EXP_SFLOW, EXP_IPFIX, EXP_NETFLOW, EXP_COLLECTORS, EXP_SAMPLING,
+       EXP_POLLING, EXP_HEADER, EXP_ACTIVE_TIMEOUT, EXP_CACHE_MAX_FLOWS,
+       EXP_SEGMENTS };
+/* The type is a flag (one of the first three), so that the generic line
+ * parser reads "export NAME sflow ..." without a positional word. */
+static const struct key_spec export_keys[] = {
+    [EXP_SFLOW] = { "sflow", true, false },
+    [EXP_IPFIX] = { "ipfix", true, false },
+    [EXP_NETFLOW] = { "netflow", true, false },
+    [EXP_COLLECTORS] = { "collectors", false, true },
+    [EXP_SAMPLING] = { "sampling", false, false },
+    [EXP_POLLING] = { "polling", false, false },
+    [EXP_HEADER] = { "header", false, false },
+    [EXP_ACTIVE_TIMEOUT] = { "active-timeout", false, false },
+    [EXP_CACHE_MAX_FLOWS] = { "cache-max-flows", false, false },
+    [EXP_SEGMENTS] = { "segments", false, false },
+};
+
+/* An export option: its key, where it lives in the struct, its range and
+ * which types take it (a bit per enum policy_export_type). */
+struct export_option {
+    int key;
+    size_t ofs;
+    int min, max;
+    unsigned int types;
+};
+
+#define T_SFLOW (1u << POLICY_EXPORT_SFLOW)
+#define T_IPFIX (1u << POLICY_EXPORT_IPFIX)
+#define T_NETFLOW (1u << POLICY_EXPORT_NETFLOW)
+
+static const struct export_option export_options[] = {
+    { EXP_SAMPLING, offsetof(struct policy_export, sampling),
+      1, POLICY_EXPORT_SAMPLING_MAX, T_SFLOW | T_IPFIX },
+    { EXP_POLLING, offsetof(struct policy_export, polling),
+      1, POLICY_EXPORT_POLLING_MAX, T_SFLOW },
+    { EXP_HEADER, offsetof(struct policy_export, header),
+      POLICY_EXPORT_HEADER_MIN, POLICY_EXPORT_HEADER_MAX, T_SFLOW },
+    { EXP_ACTIVE_TIMEOUT, offsetof(struct policy_export, active_timeout),
+      1, POLICY_EXPORT_TIMEOUT_MAX, T_IPFIX | T_NETFLOW },
+    { EXP_CACHE_MAX_FLOWS, offsetof(struct policy_export, cache_max_flows),
+      1, POLICY_EXPORT_CACHE_MAX, T_IPFIX },
+};
+
+static int *
+export_option_value(const struct policy_export *e,
+                    const struct export_option *o)
+{
+    return (int *) ((char *) e + o->ofs);
+}
+
+/* "sflow and ipfix" for the types in 'types'. */
+static const char *
+export_types_text(unsigned int types, char *buf, size_t size)
+{
+    size_t len = 0, n = 0, total = __builtin_popcount(types);
+
+    buf[0] = '\0';
+    for (size_t t = 0; t < ARRAY_SIZE(export_type_names); t++) {
+        if (types & (1u << t)) {
+            n++;
+            len += snprintf(buf + len, size - len, "%s%s",
+                            n == 1 ? "" : n == total ? " and " : ", ",
+                            export_type_names[t]);
+        }
+    }
+    return buf;
+}
+
+/* Parses "IPv4:PORT" or "[IPv6]:PORT" into canonical text in 'out'. */
+static bool
+parse_collector(const char *s, char *out, size_t size)
+{
+    char addr[INET6_ADDRSTRLEN];
+    const char *port;
+    bool v6 = s[0] == '[';
+    size_t len;
+
+    if (v6) {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':') {
+            return false;
+        }
+        len = close - (s + 1);
+        s++;
+        port = close + 2;
+    } else {
+        const char *colon = strrchr(s, ':');
+        if (!colon) {
+            return false;
+        }
+        len = colon - s;
+        port = colon + 1;
+    }
+    if (!len || len >= sizeof addr) {
+        return false;
+    }
+    memcpy(addr, s, len);
+    addr[len] = '\0';
+
+    uint8_t bin[16];
+    long long int p;
+    if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1
+        || !parse_number(port, &p) || strlen(port) > 5) {
+        return false;
+    }
+    inet_ntop(v6 ? AF_INET6 : AF_INET, bin, addr, sizeof addr);
+    snprintf(out, size, v6 ? "[%s]:%lld" : "%s:%lld", addr, p);
+    return true;
+}
+
+/* The port of a canonical collector. */
+static long long int
+collector_port(const char *c)
+{
+    return atoll(strrchr(c, ':') + 1);
+}
+
+static bool
+export_parse_type(struct policy_export *e, const char *const vals[],
+                  const struct obj_ctx *ctx)
+{
+    int type = -1;
+
+    for (int t = EXP_SFLOW; t <= EXP_NETFLOW; t++) {
+        if (!vals[t]) {
+            continue;
+        } else if (type >= 0) {
+            return fail(ctx, export_keys[t].name, "%s and %s given: an "
+                        "export has one type", export_keys[type].name,
+                        export_keys[t].name);
+        }
+        type = t;
+    }
+    if (type < 0) {
+        return fail(ctx, "type", "missing type (give sflow, ipfix or "
+                    "netflow after the name)");
+    }
+    e->type = (type == EXP_SFLOW ? POLICY_EXPORT_SFLOW
+               : type == EXP_IPFIX ? POLICY_EXPORT_IPFIX
+               : POLICY_EXPORT_NETFLOW);
+    return true;
+}
+
+static bool
+export_parse(void *obj, const char *const vals[], const struct obj_ctx *ctx)
+{
+    struct policy_export *e = obj;
+
+    if (!export_parse_type(e, vals, ctx)) {
+        return false;
+    } else if (vals[EXP_SEGMENTS]) {
+        return fail(ctx, "segments", "per-segment export is not supported "
+                    "yet: an export covers every managed bridge (leave "
+                    "out segments=)");
+    } else if (!parse_list(ctx, "collectors", vals[EXP_COLLECTORS],
+                           &e->collectors, &e->n_collectors)) {
+        return false;
+    }
+    for (size_t i = 0; i < e->n_collectors; i++) {
+        char canon[INET6_ADDRSTRLEN + 16];
+
+        if (!parse_collector(e->collectors[i], canon, sizeof canon)) {
+            return fail(ctx, "collectors", "\"%s\" is not IPv4:PORT or "
+                        "[IPv6]:PORT", e->collectors[i]);
+        }
+        free(e->collectors[i]);
+        e->collectors[i] = xstrdup(canon);
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(export_options); i++) {
+        const struct export_option *o = &export_options[i];
+        const char *key = export_keys[o->key].name;
+        long long int v;
+
+        if (vals[o->key]) {
+            if (!parse_int(ctx, key, vals[o->key], o->min, o->max, &v)) {
+                return false;
+            }
+            *export_option_value(e, o) = v;
+        }
+    }
+    return true;
+}
+
+static bool
+export_check_collectors(const struct policy_export *e,
+                        const struct obj_ctx *ctx)
+{
+    if (!e->n_collectors) {
+        return fail(ctx, "collectors", "no collectors");
+    } else if (e->n_collectors > POLICY_EXPORT_COLLECTORS_MAX) {
+        return fail(ctx, "collectors", "%zu collectors, at most %d",
+                    e->n_collectors, POLICY_EXPORT_COLLECTORS_MAX);
+    }
+    for (size_t i = 0; i < e->n_collectors; i++) {
+        char canon[INET6_ADDRSTRLEN + 16];
+        const char *c = e->collectors[i];
+
+        if (!c || !parse_collector(c, canon, sizeof canon)) {
+            return fail(ctx, "collectors", "\"%s\" is not IPv4:PORT or "
+                        "[IPv6]:PORT", c ? c : "");
+        } else if (!check_range(ctx, "collectors", collector_port(canon),
+                                1, 65535)) {
+            return false;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (!strcmp(e->collectors[j], c)) {
+                return fail(ctx, "collectors", "\"%s\" is listed twice", c);
+            }
+        }
+    }
+    return true;
+}
+
+static bool
+export_check(const void *obj, const struct obj_ctx *ctx)
+{
+    const struct policy_export *e = obj;
+
+    if ((unsigned int) e->type >= ARRAY_SIZE(export_type_names)) {
+        return fail(ctx, "type", "invalid type %d", (int) e->type);
+    } else if (!export_check_collectors(e, ctx)) {
+        return false;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(export_options); i++) {
+        const struct export_option *o = &export_options[i];
+        const char *key = export_keys[o->key].name;
+        int v = *export_option_value(e, o);
+        char types[64];
+
+        if (!v) {
+            continue;
+        } else if (!(o->types & (1u << e->type))) {
+            return fail(ctx, key, "%s does not apply to %s (only to %s)",
+                        key, policy_export_type_to_string(e->type),
+                        export_types_text(o->types, types, sizeof types));
+        } else if (!check_range(ctx, key, v, o->min, o->max)) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < ctx->p->n_exports; i++) {
+        const struct policy_export *o = &ctx->p->exports[i];
+        char buf[32];
+
+        if (is_earlier(ctx, K_EXPORT, i) && o->type == e->type) {
+            return fail(ctx, "", "export %s%s is already %s: a bridge has "
+                        "one %s export (list several collectors= instead)",
+                        o->name, at_line(o->line, buf),
+                        policy_export_type_to_string(e->type),
+                        policy_export_type_to_string(e->type));
+        }
+    }
+    return true;
+}
+
+static bool
+export_check_refs(const void *obj, const struct obj_ctx *ctx)
+{
+    return true;
+}
+
+static void
+export_format(const void *obj, struct sbuf *b)
+{
+    const struct policy_export *e = obj;
+
+    sbuf_printf(b, "export %s %s", e->name,
+                policy_export_type_to_string(e->type));
+    buf_put_list(b, " collectors=", e->collectors, e->n_collectors, false);
+    for (size_t i = 0; i < ARRAY_SIZE(export_options); i++) {
+        const struct export_option *o = &export_options[i];
+        int v = *export_option_value(e, o);
+
+        if (v) {
+            sbuf_printf(b, " %s=%d", export_keys[o->key].name, v);
+        }
+    }
+}
+
+static void
+export_clone(void *dst_, const void *src_)
+{
+    struct policy_export *dst = dst_;
+    const struct policy_export *src = src_;
+
+    *dst = *src;
+    dst->name = xstrdup(src->name);
+    dst->collectors = strv_clone(src->collectors, src->n_collectors);
+}
+
+static void
+export_destroy(void *obj)
+{
+    struct policy_export *e = obj;
+
+    free(e->name);
+    strv_free(e->collectors, e->n_collectors);
+}
+
 #define KIND(ENUM, NAME, TYPE, MEMBER, NS, ACTION, PREFIX)              \
     [ENUM] = {                                                          \
         .name = NAME,                                                   \
@@ -1670,6 +1998,8 @@ static const struct kind_class kinds[N_KINDS] = {
     KIND(K_MIRROR, "mirror", policy_mirror, mirrors, K_MIRROR, false,
          mirror),
     KIND(K_LIMIT, "limit", policy_limit, limits, K_LIMIT, false, limit),
+    KIND(K_EXPORT, "export", policy_export, exports, K_EXPORT, false,
+         export),
 };
 
 /* Parsing. */
@@ -1865,8 +2195,10 @@ policy_parse(const char *text, struct policy **policyp,
         if (!n) {
             /* Blank or comment. */
         } else if (!kind_from_string(words[0], &k)) {
+            char names[128];
             ok = set_error(error, line_number, "kind", "unknown kind \"%s\" "
-                           "(expected %s)", words[0], KIND_NAMES);
+                           "(expected %s)", words[0],
+                           kind_names(names, sizeof names));
         } else if (parse_object(p, k, words + 1, n - 1, line_number,
                                 error)) {
             struct obj_ctx ctx = make_ctx(p, k, *obj_count(p, k) - 1,
@@ -1985,6 +2317,12 @@ const struct policy_limit *
 policy_find_limit(const struct policy *p, const char *name)
 {
     return find(p, K_LIMIT, name);
+}
+
+const struct policy_export *
+policy_find_export(const struct policy *p, const char *name)
+{
+    return find(p, K_EXPORT, name);
 }
 
 /* Formatting and diff. */
@@ -2126,8 +2464,9 @@ policy_add_line(struct policy *p, const char *kind, const char *line,
 
     memset(error, 0, sizeof *error);
     if (!kind_from_string(kind, &k)) {
+        char names[128];
         set_error(error, 0, "kind", "unknown kind \"%s\" (expected %s)",
-                  kind, KIND_NAMES);
+                  kind, kind_names(names, sizeof names));
         return EINVAL;
     }
 
@@ -2245,8 +2584,9 @@ policy_del(struct policy *p, const char *kind, const char *name,
 
     memset(error, 0, sizeof *error);
     if (!kind_from_string(kind, &k)) {
+        char names[128];
         set_error(error, 0, "kind", "unknown kind \"%s\" (expected %s)",
-                  kind, KIND_NAMES);
+                  kind, kind_names(names, sizeof names));
         return EINVAL;
     }
 

@@ -1,7 +1,7 @@
-/* The network policy: segments, groups, rules, mirrors and rate limits, as
- * the operator writes them.  This module holds the model, parses and validates the
- * policy document, writes it back in canonical form and diffs two
- * policies.  Pure (no I/O, no OVS): the flow compiler and the OVSDB store
+/* The network policy: segments, groups, rules, mirrors, rate limits and
+ * flow exports, as the operator writes them.  This module holds the model,
+ * parses and validates the policy document, writes it back in canonical
+ * form and diffs two policies.  Pure (no I/O, no OVS): the flow compiler and the OVSDB store
  * read the structs below; weftctl edits them through policy_add_line() and
  * policy_del().  Unit-tested in tests/unit/test-policy.c.
  *
@@ -15,6 +15,7 @@
  *     rule web-to-db allow from=web to=db proto=tcp ports=5432
  *     mirror tap-web sources=segment:web to=host:h1/mon0 direction=ingress
  *     limit web-cap targets=segment:web rate=20mbit direction=ingress
+ *     export flows sflow collectors=192.0.2.9:6343 sampling=100
  *
  * that is KIND NAME [ACTION] key=value... [flag...], words separated by
  * spaces or tabs.  Each key at most once a line; lists are comma-separated,
@@ -23,7 +24,7 @@
  * Names are 1-63 characters: a letter, then letters, digits, '_', '.' or
  * '-'.  Segments and groups share one namespace (a rule's from= and to=
  * name either, or the keyword "any", which no object may be called); rules,
- * mirrors and limits each have their own.
+ * mirrors, limits and exports each have their own.
  *
  * Objects built in memory follow the same rules as parsed ones; their
  * strings are never NULL unless noted.
@@ -231,6 +232,60 @@ struct policy_limit {
  * second, 19 with a quarter (docs/qos.md). */
 uint32_t policy_limit_burst(const struct policy_limit *l);
 
+/* Flow export protocols.  Each is one OVSDB table referenced by a column
+ * of Bridge of the same name, so a bridge has at most one of each. */
+#define POLICY_EXPORT_TYPES                         \
+    POLICY_EXPORT_TYPE(SFLOW, "sflow")              \
+    POLICY_EXPORT_TYPE(IPFIX, "ipfix")              \
+    POLICY_EXPORT_TYPE(NETFLOW, "netflow")
+
+enum policy_export_type {
+#define POLICY_EXPORT_TYPE(ENUM, NAME) POLICY_EXPORT_##ENUM,
+    POLICY_EXPORT_TYPES
+#undef POLICY_EXPORT_TYPE
+};
+
+#define POLICY_EXPORT_COLLECTORS_MAX 8
+#define POLICY_EXPORT_SAMPLING_MAX 1000000      /* 1 in N packets. */
+#define POLICY_EXPORT_POLLING_MAX 3600          /* Seconds. */
+#define POLICY_EXPORT_HEADER_MIN 14             /* Bytes: an Ethernet one. */
+#define POLICY_EXPORT_HEADER_MAX 1500
+#define POLICY_EXPORT_TIMEOUT_MAX 4200          /* IPFIX's ceiling, s. */
+#define POLICY_EXPORT_CACHE_MAX 1000000         /* Flows. */
+
+/* Flow export from every managed bridge to collectors:
+ *
+ *     export NAME sflow|ipfix|netflow collectors=IP:PORT,...
+ *            [sampling=N] [polling=SECONDS] [header=BYTES]
+ *            [active-timeout=SECONDS] [cache-max-flows=N]
+ *
+ * The type is a flag, written first by policy_format().  Collectors are
+ * IPv4 "A.B.C.D:PORT" or IPv6 "[ADDR]:PORT" (stored in canonical form),
+ * port 1-65535, 1..POLICY_EXPORT_COLLECTORS_MAX of them.  Options and the
+ * types that take them:
+ *
+ *     sampling        sflow, ipfix    1 in N packets, 1..1000000
+ *     polling         sflow           counter interval, 1..3600 s
+ *     header          sflow           bytes of each sample, 14..1500
+ *     active-timeout  ipfix, netflow  seconds a long flow is reported
+ *                                     after, 1..4200
+ *     cache-max-flows ipfix           flow cache size, 1..1000000
+ *
+ * 0 (absent) leaves the OVS default.  At most one export per type.
+ * "segments=" (per-segment export) is refused as not supported yet. */
+struct policy_export {
+    char *name;
+    enum policy_export_type type;
+    char **collectors;
+    size_t n_collectors;
+    int sampling;               /* 0 = OVS default; likewise below. */
+    int polling;
+    int header;
+    int active_timeout;
+    int cache_max_flows;
+    int line;
+};
+
 /* A whole policy.  Each array is in document (or insertion) order. */
 struct policy {
     struct policy_segment *segments;
@@ -243,6 +298,8 @@ struct policy {
     size_t n_mirrors;
     struct policy_limit *limits;
     size_t n_limits;
+    struct policy_export *exports;
+    size_t n_exports;
 };
 
 struct policy_error {
@@ -273,10 +330,11 @@ int policy_parse(const char *text, struct policy **policyp,
  * reported.  Returns 0 or EINVAL. */
 int policy_validate(const struct policy *, struct policy_error *);
 
-/* The canonical text of 'policy': segments, groups, rules, mirrors, then
- * limits, each sorted by name, one line each, keys in a fixed order, defaults
- * omitted, lists in their stored order, no comments.  policy_parse() of it
- * gives an equal policy, which formats to the same bytes.  Caller frees. */
+/* The canonical text of 'policy': segments, groups, rules, mirrors, limits,
+ * then exports, each sorted by name, one line each, keys in a fixed order,
+ * defaults omitted, lists in their stored order, no comments.
+ * policy_parse() of it gives an equal policy, which formats to the same
+ * bytes.  Caller frees. */
 char *policy_format(const struct policy *);
 
 /* True if 'a' and 'b' have the same objects (order and lines ignored). */
@@ -298,11 +356,11 @@ char *policy_diff(const struct policy *old, const struct policy *new);
 char *policy_error_format(const struct policy_error *,
                           const char *file_name);
 
-/* Adds one object of 'kind' ("segment", "group", "rule", "mirror" or
- * "limit")
- * written as a document line without the kind, e.g. "web vlan=100
- * vni=5001", then validates the whole policy.  The new object has line 0.
- * Returns 0, or EINVAL with '*error' filled and the policy unchanged. */
+/* Adds one object of 'kind' (a kind of the document: "segment", "group",
+ * "rule", "mirror", "limit" or "export") written as a document line
+ * without the kind, e.g. "web vlan=100 vni=5001", then validates the whole
+ * policy.  The new object has line 0.  Returns 0, or EINVAL with '*error'
+ * filled and the policy unchanged. */
 int policy_add_line(struct policy *, const char *kind, const char *line,
                     struct policy_error *);
 
@@ -329,11 +387,14 @@ const struct policy_mirror *policy_find_mirror(const struct policy *,
                                                const char *name);
 const struct policy_limit *policy_find_limit(const struct policy *,
                                              const char *name);
+const struct policy_export *policy_find_export(const struct policy *,
+                                               const char *name);
 
 const char *policy_action_to_string(enum policy_action);
 const char *policy_proto_to_string(enum policy_proto);
 const char *policy_ref_to_string(enum policy_ref);
 const char *policy_direction_to_string(enum policy_direction);
+const char *policy_export_type_to_string(enum policy_export_type);
 
 /* Writes 'kbps' as "Nkbit", "Nmbit" or "Ngbit", the largest unit that
  * divides it, into 'buf' (at least POLICY_RATE_BUFSIZE bytes). */

@@ -17,6 +17,7 @@
 #include "apps.h"
 #include "datapath.h"
 #include "doctor.h"
+#include "flow-export.h"
 #include "flow.h"
 #include "host.h"
 #include "inventory.h"
@@ -324,7 +325,8 @@ object_list(struct rpc_request *req, struct weftd *d, const char *kind)
     rpc_reply_end(req);
 }
 
-#define OBJECT_METHODS(KIND)                                               \
+/* KIND-add and KIND-del. */
+#define OBJECT_EDIT_METHODS(KIND)                                          \
     static void                                                            \
     m_##KIND##_add(struct rpc_request *req, const msgpack_object *params,  \
                    void *d)                                                \
@@ -336,7 +338,10 @@ object_list(struct rpc_request *req, struct weftd *d, const char *kind)
                    void *d)                                                \
     {                                                                      \
         object_del(req, params, d, #KIND);                                 \
-    }                                                                      \
+    }
+/* The same and KIND-list, the objects' lines. */
+#define OBJECT_METHODS(KIND)                                               \
+    OBJECT_EDIT_METHODS(KIND)                                              \
     static void                                                            \
     m_##KIND##_list(struct rpc_request *req, const msgpack_object *params, \
                     void *d)                                               \
@@ -349,17 +354,9 @@ OBJECT_METHODS(group)
 OBJECT_METHODS(rule)
 OBJECT_METHODS(limit)
 
-static void
-m_mirror_add(struct rpc_request *req, const msgpack_object *params, void *d)
-{
-    object_add(req, params, d, "mirror");
-}
-
-static void
-m_mirror_del(struct rpc_request *req, const msgpack_object *params, void *d)
-{
-    object_del(req, params, d, "mirror");
-}
+/* Mirrors and exports have lists of their own, with their state. */
+OBJECT_EDIT_METHODS(mirror)
+OBJECT_EDIT_METHODS(export)
 
 static const char *
 host_or_port(const char *s)
@@ -1050,10 +1047,13 @@ rpc_methods_register(struct weftd *d, struct rpc_server *rpc)
         { "limit-add", m_limit_add },
         { "limit-del", m_limit_del },
         { "limit-list", m_limit_list },
+        { "export-add", m_export_add },
+        { "export-del", m_export_del },
         { "policy-history", m_policy_history },
         { "policy-rollback", m_policy_rollback },
     };
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
         rpc_server_register(rpc, methods[i].name, methods[i].handler, d);
     }
+    flow_export_rpc_register(d, rpc);
 }

@@ -3,6 +3,7 @@
 #include <config.h>
 
 #include "vswitch-db.h"
+#include "vswitch-export.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -49,6 +50,7 @@ struct vswitch_db {
     struct vswitch_mirror_spec *mirrors;    /* Wanted mirrors, owned. */
     size_t n_mirrors;
     bool mirrors_known;                 /* vswitch_db_set_mirrors() called. */
+    struct vswitch_exports *exports;    /* NULL until set_exports(). */
 
     bool transport_connected;   /* The stream connected at least once. */
     bool was_connected;         /* Data was received at least once. */
@@ -129,6 +131,7 @@ vswitch_db_create(const char *remote, const struct vswitch_bridge_spec *spec)
     ovsdb_idl_add_column(db->idl, &ovsrec_mirror_col_output_port);
     ovsdb_idl_add_column(db->idl, &ovsrec_mirror_col_external_ids);
     ovsdb_idl_add_column(db->idl, &ovsrec_mirror_col_statistics);
+    vswitch_exports_register(db->idl);
 
     ovsdb_idl_add_table(db->idl, &ovsrec_table_controller);
     ovsdb_idl_add_column(db->idl, &ovsrec_controller_col_target);
@@ -166,6 +169,7 @@ vswitch_db_destroy(struct vswitch_db *db)
     ovsdb_idl_destroy(db->idl);
     free_ports(db);
     free_mirrors(db);
+    vswitch_exports_destroy(db->exports);
     free(db->remote);
     free(CONST_CAST(char *, db->spec.host_name));
     free(CONST_CAST(char *, db->spec.bridge));
@@ -700,6 +704,10 @@ configure_bridge(struct vswitch_db *db)
          * server has them. */
         configure_mirrors(db, br, created, &txn, &what);
     }
+    if (!created) {
+        /* A new bridge gets its exports at the next run. */
+        vswitch_exports_configure(db->exports, db->idl, br, &txn, &what);
+    }
 #undef NEED
 
     if (txn) {
@@ -836,6 +844,25 @@ vswitch_db_set_mirrors(struct vswitch_db *db,
     }
     db->mirrors_known = true;
     poll_immediate_wake();
+}
+
+void
+vswitch_db_set_exports(struct vswitch_db *db,
+                       const struct vswitch_export_spec *specs, size_t n)
+{
+    if (!db->exports) {
+        db->exports = vswitch_exports_create();
+    }
+    vswitch_exports_set(db->exports, specs, n);
+    poll_immediate_wake();
+}
+
+enum vswitch_export_state
+vswitch_db_get_export(const struct vswitch_db *db,
+                      enum vswitch_export_type type)
+{
+    return vswitch_exports_state(db->exports, db->idl, find_bridge(db),
+                                 type);
 }
 
 bool

@@ -199,6 +199,9 @@ test_example_file(void **state)
     assert_string_equal(r->from, "lab");
     assert_string_equal(r->to, "lab");
     assert_int_equal(r->proto, POLICY_PROTO_ICMP);
+    const struct policy_export *e = policy_find_export(p, "visibility");
+    assert_non_null(e);
+    assert_int_equal(e->type, POLICY_EXPORT_SFLOW);
     policy_destroy(p);
 }
 
@@ -293,7 +296,8 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
     /* Syntax. */
     { "segment a vlan=1\nsegmnt b vlan=2\n", 2, "kind",
-      "unknown kind \"segmnt\" (expected segment, group, rule, mirror or limit)" },
+      "unknown kind \"segmnt\" (expected segment, group, rule, mirror, "
+      "limit or export)" },
     { "segment\n", 1, "name", "segment: missing name" },
     { "\n\nsegment 9web vlan=1\n", 3, "name",
       "segment 9web: invalid name (1-63 characters: a letter, then letters, "
@@ -521,12 +525,12 @@ static const struct bad_case bad_cases[] = {
       "rule r: unknown group or segment \"nope\"" },
 };
 
+/* Parses each of 'cases' and checks that it fails as expected. */
 static void
-test_errors(void **state)
+check_bad_cases(const struct bad_case *cases, size_t n)
 {
-    (void) state;
-    for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
-        const struct bad_case *c = &bad_cases[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct bad_case *c = &cases[i];
         struct policy_error error;
         struct policy *p = (struct policy *) 1;
         int retval = policy_parse(c->text, &p, &error);
@@ -540,6 +544,13 @@ test_errors(void **state)
         }
         assert_null(p);
     }
+}
+
+static void
+test_errors(void **state)
+{
+    (void) state;
+    check_bad_cases(bad_cases, sizeof bad_cases / sizeof bad_cases[0]);
 }
 
 static void
@@ -764,7 +775,8 @@ test_add_line(void **state)
                    p, before);
     expect_refused(policy_add_line(p, "segmnt", "x vlan=5", &error),
                    EINVAL, &error, 0, "kind", "unknown kind \"segmnt\" "
-                   "(expected segment, group, rule, mirror or limit)", p, before);
+                   "(expected segment, group, rule, mirror, limit or "
+                   "export)", p, before);
     expect_refused(policy_add_line(p, "mirror", "  # nothing", &error),
                    EINVAL, &error, 0, "name", "mirror: missing name",
                    p, before);
@@ -834,7 +846,7 @@ test_del(void **state)
                    0, "name", "no group named \"web\"", p, before);
     expect_refused(policy_del(p, "vlan", "web", &error), EINVAL, &error,
                    0, "kind", "unknown kind \"vlan\" (expected segment, "
-                   "group, rule, mirror or limit)", p, before);
+                   "group, rule, mirror, limit or export)", p, before);
 
     /* Deleting the referrers first works. */
     assert_int_equal(policy_del(p, "mirror", "tap", &error), 0);
@@ -974,6 +986,135 @@ test_names(void **state)
                         "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128");
 }
 
+/* Flow exports: parsing, canonical form, what each type takes. */
+static void
+test_exports(void **state)
+{
+    (void) state;
+    struct policy *p = parse_ok(
+        "export sf collectors=192.0.2.9:6343,[2001:DB8::0:1]:6343 sflow "
+        "sampling=64 polling=10 header=128\n"
+        "export nf netflow collectors=192.0.2.9:2055 active-timeout=30\n"
+        "export fix ipfix collectors=192.0.2.9:4739 sampling=1 "
+        "active-timeout=60 cache-max-flows=1024\n");
+    const struct policy_export *sf = policy_find_export(p, "sf");
+    const struct policy_export *fix = policy_find_export(p, "fix");
+
+    assert_int_equal(p->n_exports, 3);
+    assert_non_null(sf);
+    assert_int_equal(sf->type, POLICY_EXPORT_SFLOW);
+    assert_int_equal(sf->n_collectors, 2);
+    assert_string_equal(sf->collectors[1], "[2001:db8::1]:6343");
+    assert_int_equal(sf->sampling, 64);
+    assert_int_equal(sf->polling, 10);
+    assert_int_equal(sf->header, 128);
+    assert_int_equal(fix->cache_max_flows, 1024);
+    assert_null(policy_find_export(p, "tap"));
+    assert_string_equal(policy_export_type_to_string(POLICY_EXPORT_IPFIX),
+                        "ipfix");
+
+    char *text = policy_format(p);
+    assert_string_equal(text,
+        "export fix ipfix collectors=192.0.2.9:4739 sampling=1 "
+        "active-timeout=60 cache-max-flows=1024\n"
+        "export nf netflow collectors=192.0.2.9:2055 active-timeout=30\n"
+        "export sf sflow collectors=192.0.2.9:6343,[2001:db8::1]:6343 "
+        "sampling=64 polling=10 header=128\n");
+    struct policy *again = parse_ok(text);
+    assert_true(policy_equal(p, again));
+    struct policy *clone = policy_clone(p);
+    assert_true(policy_equal(p, clone));
+    clone->exports[0].sampling = 2;
+    assert_false(policy_equal(p, clone));
+    free(text);
+    policy_destroy(again);
+    policy_destroy(clone);
+
+    /* Added and deleted like any object; a second sflow export is not. */
+    struct policy_error error;
+    assert_int_equal(policy_del(p, "export", "sf", &error), 0);
+    assert_int_equal(policy_add_line(p, "export", "sf2 sflow "
+                                     "collectors=10.0.0.1:6343", &error), 0);
+    assert_int_equal(policy_add_line(p, "export", "sf3 sflow "
+                                     "collectors=10.0.0.2:6343", &error),
+                     EINVAL);
+    assert_string_equal(error.msg, "export sf3: export sf2 is already "
+                        "sflow: a bridge has one sflow export (list several "
+                        "collectors= instead)");
+    assert_int_equal(p->n_exports, 3);
+    policy_destroy(p);
+}
+
+static const struct bad_case bad_export_cases[] = {
+    { "export e collectors=10.0.0.1:6343\n", 1, "type",
+      "export e: missing type (give sflow, ipfix or netflow after the "
+      "name)" },
+    { "export e sflow ipfix collectors=10.0.0.1:6343\n", 1, "ipfix",
+      "export e: sflow and ipfix given: an export has one type" },
+    { "export e sflow\n", 1, "collectors", "export e: missing collectors=" },
+    { "export e sflow collectors=collector.example:6343\n", 1, "collectors",
+      "export e: \"collector.example:6343\" is not IPv4:PORT or "
+      "[IPv6]:PORT" },
+    { "export e sflow collectors=10.0.0.1\n", 1, "collectors",
+      "export e: \"10.0.0.1\" is not IPv4:PORT or [IPv6]:PORT" },
+    { "export e sflow collectors=10.0.0.256:6343\n", 1, "collectors",
+      "export e: \"10.0.0.256:6343\" is not IPv4:PORT or [IPv6]:PORT" },
+    { "export e sflow collectors=2001:db8::1:6343\n", 1, "collectors",
+      "export e: \"2001:db8::1:6343\" is not IPv4:PORT or [IPv6]:PORT" },
+    { "export e sflow collectors=10.0.0.1:0\n", 1, "collectors",
+      "export e: 0 is out of range 1..65535" },
+    { "export e sflow collectors=10.0.0.1:65536\n", 1, "collectors",
+      "export e: 65536 is out of range 1..65535" },
+    { "export e sflow collectors=10.0.0.1:-1\n", 1, "collectors",
+      "export e: \"10.0.0.1:-1\" is not IPv4:PORT or [IPv6]:PORT" },
+    { "export e sflow collectors=10.0.0.1:1,10.0.0.1:1\n", 1, "collectors",
+      "export e: \"10.0.0.1:1\" is listed twice" },
+    { "export e sflow collectors=10.0.0.1:6343 sampling=0\n", 1,
+      "sampling", "export e: 0 is out of range 1..1000000" },
+    { "export e sflow collectors=10.0.0.1:6343 sampling=99999999999\n", 1,
+      "sampling", "export e: 99999999999 is out of range 1..1000000" },
+    { "export e sflow collectors=10.0.0.1:6343 sampling=-5\n", 1,
+      "sampling", "export e: \"-5\" is not a number" },
+    { "export e sflow collectors=10.0.0.1:6343 header=8\n", 1, "header",
+      "export e: 8 is out of range 14..1500" },
+    { "export e netflow collectors=10.0.0.1:2055 sampling=10\n", 1,
+      "sampling", "export e: sampling does not apply to netflow (only to "
+      "sflow and ipfix)" },
+    { "export e ipfix collectors=10.0.0.1:4739 polling=10\n", 1, "polling",
+      "export e: polling does not apply to ipfix (only to sflow)" },
+    { "export e sflow collectors=10.0.0.1:6343 active-timeout=10\n", 1,
+      "active-timeout", "export e: active-timeout does not apply to sflow "
+      "(only to ipfix and netflow)" },
+    { "export e netflow collectors=10.0.0.1:2055 cache-max-flows=10\n", 1,
+      "cache-max-flows", "export e: cache-max-flows does not apply to "
+      "netflow (only to ipfix)" },
+    { "export e ipfix collectors=10.0.0.1:4739 active-timeout=5000\n", 1,
+      "active-timeout", "export e: 5000 is out of range 1..4200" },
+    { "segment web vlan=1\nexport e ipfix collectors=10.0.0.1:4739 "
+      "segments=web\n", 2, "segments", "export e: per-segment export is not "
+      "supported yet: an export covers every managed bridge (leave out "
+      "segments=)" },
+    { "export e sflow collectors=10.0.0.1:6343 rate=5\n", 1, "rate",
+      "export e: unknown key \"rate\" (expected sflow, ipfix, netflow, "
+      "collectors, sampling, polling, header, active-timeout, "
+      "cache-max-flows, segments)" },
+    { "export a netflow collectors=10.0.0.1:2055\n\n"
+      "export b netflow collectors=10.0.0.2:2055\n", 3, "",
+      "export b: export a (line 1) is already netflow: a bridge has one "
+      "netflow export (list several collectors= instead)" },
+    { "export a sflow collectors=10.0.0.1:1,10.0.0.1:2,10.0.0.1:3,"
+      "10.0.0.1:4,10.0.0.1:5,10.0.0.1:6,10.0.0.1:7,10.0.0.1:8,10.0.0.1:9\n",
+      1, "collectors", "export a: 9 collectors, at most 8" },
+};
+
+static void
+test_export_errors(void **state)
+{
+    (void) state;
+    check_bad_cases(bad_export_cases,
+                    sizeof bad_export_cases / sizeof bad_export_cases[0]);
+}
+
 int
 main(void)
 {
@@ -990,6 +1131,8 @@ main(void)
         cmocka_unit_test(test_del),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_exports),
+        cmocka_unit_test(test_export_errors),
     };
     return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
 }

@@ -6,7 +6,8 @@ _weftctl() {
     local commands="ping status show topology doctor list-hosts list-ports dump-flows trace set-policy
         get-policy segment-add segment-del segment-list group-add group-del
         group-list rule-add rule-del rule-list mirror-add mirror-del mirror-list
-        mirror-show limit-add limit-del limit-list policy-history policy-rollback
+        mirror-show limit-add limit-del limit-list export-add export-del
+        export-list policy-history policy-rollback
         app-load app-unload app-reload app-list"
     local options="--socket --format --timeout --dry-run --help --version"
 
@@ -38,6 +39,7 @@ _weftctl() {
     topology) if [[ $prev == png ]]; then _filedir png; else COMPREPLY=($(compgen -W "dot png" -- "$cur")); fi ;;
     mirror-add) COMPREPLY=($(compgen -W "sources=vnic: sources=group: sources=segment: to=vnic: to=host: direction=both direction=ingress direction=egress" -- "$cur")) ;;
     limit-add) COMPREPLY=($(compgen -W "targets=vnic: targets=group: targets=segment: rate= burst= direction=both direction=ingress direction=egress" -- "$cur")) ;;
+    export-add) COMPREPLY=($(compgen -W "sflow ipfix netflow collectors= sampling= polling= header= active-timeout= cache-max-flows=" -- "$cur")) ;;
     rule-add) COMPREPLY=($(compgen -W "allow deny from= to= proto= ports= priority= stateless" -- "$cur")) ;;
     *) COMPREPLY=($(compgen -W "--dry-run" -- "$cur")) ;;
     esac

@@ -75,6 +75,7 @@ static weftctl_format_func format_mirrors;
 static weftctl_format_func format_topology;
 static weftctl_format_func format_doctor;
 static weftctl_format_func format_mirror;
+static weftctl_format_func format_exports;
 static weftctl_format_func format_apps;
 static weftctl_format_func format_app;
 
@@ -127,6 +128,13 @@ static const struct weftctl_command commands[] = {
       "one mirror, host by host", format_mirror, 0 },
     OBJECT_COMMANDS("limit", "targets=REF,... rate=RATE [burst=SIZE] "
                     "[direction=D]"),
+    { "export-add", 2, 64, "NAME sflow|ipfix|netflow collectors=IP:PORT,...",
+      "export-add", "add a flow export (sFlow, IPFIX, NetFlow) on every "
+      "bridge", format_change, CMD_CHANGES },
+    { "export-del", 1, 1, "NAME", "export-del", "delete a flow export",
+      format_change, CMD_CHANGES },
+    { "export-list", 0, 0, "", "export-list",
+      "flow exports with their state on each host", format_exports, 0 },
     { "policy-history", 0, 0, "", "policy-history",
       "accepted policy generations", format_history, 0 },
     { "policy-rollback", 1, 1, "GEN", "policy-rollback",
@@ -776,6 +784,42 @@ format_mirror(const msgpack_object *r, const struct weftctl_reply_info *info)
         } else {
             fputs(": not on the bridge: ", stdout);
             put_str(get(row, "problem"), "?", 0);
+            putchar('\n');
+        }
+    }
+}
+
+/* One line per export, then its state host by host. */
+static void
+format_exports(const msgpack_object *r, const struct weftctl_reply_info *info)
+{
+    (void) info;
+    printf("%-14s %-8s %-9s %s\n", "EXPORT", "TYPE", "INSTALLED",
+           "COLLECTORS");
+    for (uint32_t i = 0; r->type == MSGPACK_OBJECT_ARRAY
+                         && i < r->via.array.size; i++) {
+        const msgpack_object *e = &r->via.array.ptr[i];
+        char installed[32];
+        snprintf(installed, sizeof installed, "%lld/%lld",
+                 get_int(e, "installed"), get_int(e, "n_hosts"));
+        put_str(get(e, "name"), "?", 14);
+        putchar(' ');
+        put_str(get(e, "type"), "?", 8);
+        printf(" %-9s ", installed);
+        put_names(get(e, "collectors"));
+        putchar('\n');
+
+        const msgpack_object *hosts = get(e, "hosts");
+        for (uint32_t j = 0; hosts && hosts->type == MSGPACK_OBJECT_ARRAY
+                             && j < hosts->via.array.size; j++) {
+            const msgpack_object *h = &hosts->via.array.ptr[j];
+            fputs(j ? ", " : "  ", stdout);
+            put_str(get(h, "host"), "?", 0);
+            fputs(": ", stdout);
+            put_str(get(h, "state"), "?", 0);
+        }
+        if (hosts && hosts->type == MSGPACK_OBJECT_ARRAY
+            && hosts->via.array.size) {
             putchar('\n');
         }
     }
