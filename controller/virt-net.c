@@ -462,6 +462,9 @@ virt_net_unmanaged_reason(const struct virt_net_info *net,
                      "bypass Open vSwitch", net->forward);
 }
 
+/* The start of a vNIC's problem with a network that bypasses Weft. */
+#define PROBLEM_FORMAT "libvirt network \"%s\" is not Weft's "
+
 static const struct virt_net_info *
 find_net(const struct virt_net_info *nets, size_t n, const char *name)
 {
@@ -490,11 +493,20 @@ virt_net_check_domain(struct domain_info *d,
                                                      bridge)
                      : xasprintf("does not exist on this host"));
         if (why) {
-            nic->problem = xasprintf("libvirt network \"%s\" is not Weft's "
-                                     "network \"%s\": %s", nic->network,
+            nic->problem = xasprintf(PROBLEM_FORMAT "network \"%s\": %s",
+                                     nic->network,
                                      managed_name ? managed_name : "-",
                                      why);
             free(why);
         }
     }
+}
+
+bool
+virt_net_problem_is_about(const char *problem, const char *network)
+{
+    char *prefix = xasprintf(PROBLEM_FORMAT, network);
+    bool about = problem && !strncmp(problem, prefix, strlen(prefix));
+    free(prefix);
+    return about;
 }

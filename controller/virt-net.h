@@ -131,4 +131,8 @@ void virt_net_check_domain(struct domain_info *d,
                            const struct virt_net_info *nets, size_t n_nets,
                            const char *managed_name, const char *bridge);
 
+/* True if 'problem' (a vNIC's reason for not being placed) is the one
+ * virt_net_check_domain() gives for using network 'network'. */
+bool virt_net_problem_is_about(const char *problem, const char *network);
+
 #endif /* virt-net.h */

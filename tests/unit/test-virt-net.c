@@ -315,6 +315,9 @@ test_check_domain(void **state)
     assert_non_null(strstr(d.nics[1].problem, "libvirt network \"default\" "
                            "is not Weft's network \"weft\": nat mode"));
     assert_non_null(strstr(d.nics[2].problem, "does not exist"));
+    assert_true(virt_net_problem_is_about(d.nics[1].problem, "default"));
+    assert_false(virt_net_problem_is_about(d.nics[1].problem, "gone"));
+    assert_false(virt_net_problem_is_about(NULL, "default"));
     assert_null(d.nics[3].problem);
     domain_info_destroy(&d);
     virt_net_info_destroy(&nets[0]);
