@@ -65,8 +65,9 @@ unplaced_fix(const char *reason)
         { "is not Weft's network", "attach the interface to Weft's network "
           "(<interface type='network'><source network='weft' "
           "portgroup='SEGMENT'/>) to give the VM Weft's policy" },
-        { "portgroup", "use a portgroup of Weft's network (one per segment: "
-          "virsh net-dumpxml weft) or add the segment to the policy" },
+        { "portgroup \"", "use a portgroup of Weft's network (one per "
+          "segment: virsh net-dumpxml weft) or add the segment to the "
+          "policy" },
         { "macvtap", "macvtap (type='direct') bypasses Open vSwitch: use "
           "<interface type='bridge'> with <source bridge='br-int'/> and "
           "<virtualport type='openvswitch'/>" },

@@ -2,6 +2,7 @@
 #include "virt-net.h"
 #include "domain-xml.h"
 #include "xalloc.h"
+#include "xml-util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -197,56 +198,13 @@ virt_net_spec_to_xml(const struct virt_net_spec *spec, const char *uuid)
 
 /* Parsing. */
 
-static bool
-is_element(const xmlNode *node, const char *name)
-{
-    return (node->type == XML_ELEMENT_NODE
-            && !strcmp((const char *) node->name, name));
-}
-
-static const xmlNode *
-child(const xmlNode *parent, const char *name)
-{
-    for (const xmlNode *c = parent ? parent->children : NULL; c;
-         c = c->next) {
-        if (is_element(c, name)) {
-            return c;
-        }
-    }
-    return NULL;
-}
-
-static char *
-attr(const xmlNode *node, const char *name)
-{
-    if (!node) {
-        return NULL;
-    }
-    xmlChar *value = xmlGetProp(node, BAD_CAST name);
-    char *copy = xstrdup((const char *) value);
-    xmlFree(value);
-    return copy;
-}
-
 static int
 int_attr(const xmlNode *node, const char *name)
 {
-    char *s = attr(node, name);
+    char *s = xml_attr(node, name);
     int value = s ? atoi(s) : 0;
     free(s);
     return value;
-}
-
-static char *
-text(const xmlNode *node)
-{
-    if (!node) {
-        return NULL;
-    }
-    xmlChar *content = xmlNodeGetContent(node);
-    char *copy = xstrdup((const char *) content);
-    xmlFree(content);
-    return copy;
 }
 
 static bool
@@ -254,7 +212,7 @@ has_weft_mark(const xmlNode *metadata)
 {
     for (const xmlNode *c = metadata ? metadata->children : NULL; c;
          c = c->next) {
-        if (is_element(c, "network") && c->ns && c->ns->href
+        if (xml_is_element(c, "network") && c->ns && c->ns->href
             && !strcmp((const char *) c->ns->href, WEFT_XMLNS)) {
             return true;
         }
@@ -266,15 +224,15 @@ static void
 parse_portgroups(const xmlNode *root, struct virt_net_info *net)
 {
     for (const xmlNode *c = root->children; c; c = c->next) {
-        if (!is_element(c, "portgroup")) {
+        if (!xml_is_element(c, "portgroup")) {
             continue;
         }
-        char *name = attr(c, "name");
-        char *dflt = attr(c, "default");
+        char *name = xml_attr(c, "name");
+        char *dflt = xml_attr(c, "default");
+        const xmlNode *tag = xml_child(xml_child(c, "vlan"), "tag");
         if (name) {
             portgroups_add(&net->portgroups, &net->n_portgroups, name,
-                           int_attr(child(child(c, "vlan"), "tag"), "id"),
-                           dflt && !strcmp(dflt, "yes"));
+                           int_attr(tag, "id"), dflt && !strcmp(dflt, "yes"));
         }
         free(name);
         free(dflt);
@@ -286,32 +244,30 @@ virt_net_parse(const char *xml, struct virt_net_info *net, char **errorp)
 {
     memset(net, 0, sizeof *net);
     *errorp = NULL;
-    xmlDoc *doc = xmlReadMemory(xml, strlen(xml), "network.xml", NULL,
-                                XML_PARSE_NONET | XML_PARSE_NOERROR
-                                | XML_PARSE_NOWARNING);
+    xmlDoc *doc = xml_read(xml, "network.xml");
     const xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
-    if (!root || !is_element(root, "network")) {
+    if (!root || !xml_is_element(root, "network")) {
         *errorp = xasprintf("not a libvirt network's XML");
         xmlFreeDoc(doc);
         return EINVAL;
     }
-    net->name = text(child(root, "name"));
-    char *uuid = text(child(root, "uuid"));
+    net->name = xml_text(xml_child(root, "name"));
+    char *uuid = xml_text(xml_child(root, "uuid"));
     snprintf(net->uuid, sizeof net->uuid, "%s", uuid ? uuid : "");
     free(uuid);
 
-    const xmlNode *forward = child(root, "forward");
-    net->forward = attr(forward, "mode");
+    const xmlNode *forward = xml_child(root, "forward");
+    net->forward = xml_attr(forward, "mode");
     if (!net->forward) {
         /* libvirt's defaults: <forward/> is NAT, no <forward> isolated. */
         net->forward = xstrdup(forward ? "nat" : "isolated");
     }
-    net->bridge = attr(child(root, "bridge"), "name");
-    char *vport = attr(child(root, "virtualport"), "type");
+    net->bridge = xml_attr(xml_child(root, "bridge"), "name");
+    char *vport = xml_attr(xml_child(root, "virtualport"), "type");
     net->ovs = vport && !strcmp(vport, "openvswitch");
     free(vport);
-    net->weft = has_weft_mark(child(root, "metadata"));
-    net->mtu = int_attr(child(root, "mtu"), "size");
+    net->weft = has_weft_mark(xml_child(root, "metadata"));
+    net->mtu = int_attr(xml_child(root, "mtu"), "size");
     parse_portgroups(root, net);
     xmlFreeDoc(doc);
     if (!net->name) {

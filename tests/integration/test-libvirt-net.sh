@@ -117,6 +117,9 @@ grep -q "^h1 *network *ok  *libvirt network iso (isolated, active) not managed" 
     "$T/doctor" || fail "doctor: iso: $(cat "$T/doctor")"
 grep -q "^h1 *network *ok  *libvirt network weft: in sync" "$T/doctor" \
     || fail "doctor: weft: $(cat "$T/doctor")"
+grep -A1 "^h1 *vnic *warn  lost1/t-lost1 .* not placed: portgroup \"nosuch\"" \
+    "$T/doctor" | grep -q "fix: use a portgroup of Weft's network" \
+    || fail "doctor: lost1: $(cat "$T/doctor")"
 pass "show and doctor list the other networks as not managed, with why (a warning where vNICs use them)"
 
 # 5. Doctor's MTU check against the VXLAN overhead.
