@@ -63,8 +63,9 @@ unplaced_fix(const char *reason)
         const char *needle, *fix;
     } fixes[] = {
         { "is not Weft's network", "attach the interface to Weft's network "
-          "(<interface type='network'><source network='weft' "
-          "portgroup='SEGMENT'/>) to give the VM Weft's policy" },
+          "(libvirt-network, default weft: <interface type='network'>"
+          "<source network='weft' portgroup='SEGMENT'/>) to give the VM "
+          "Weft's policy" },
         { "portgroup \"", "use a portgroup of Weft's network (one per "
           "segment: virsh net-dumpxml weft) or add the segment to the "
           "policy" },
@@ -171,10 +172,12 @@ check_libvirt_networks(const struct weftd *d, const struct host *h,
         char *why = virt_net_unmanaged_reason(net, d->cfg.libvirt_network,
                                               bridge);
         size_t n = count_bypassing(d, name, net->name);
-        add(f, name, "network", n ? DOCTOR_WARN : DOCTOR_OK,
-            n ? "attach these VMs to Weft's network (<source network="
-                "'weft' portgroup='SEGMENT'/>) to give them Weft's policy"
-              : NULL,
+        char fix[256];
+        snprintf(fix, sizeof fix, "attach these VMs to Weft's network "
+                 "(<source network='%s' portgroup='SEGMENT'/>) to give them "
+                 "Weft's policy", d->cfg.libvirt_network
+                                  ? d->cfg.libvirt_network : "weft");
+        add(f, name, "network", n ? DOCTOR_WARN : DOCTOR_OK, n ? fix : NULL,
             "libvirt network %s (%s, %s) not managed: %s; %zu running "
             "vNICs use it", net->name, net->forward,
             net->active ? "active" : "inactive",

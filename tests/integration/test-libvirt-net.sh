@@ -104,7 +104,7 @@ grep -q "^h1 *default *nat *virbr0 *not managed: nat mode on libvirt's bridge vi
     "$T/show" || fail "show: default: $(cat "$T/show")"
 grep -q "^h1 *iso *isolated *virbr9 *not managed: isolated" "$T/show" \
     || fail "show: iso: $(cat "$T/show")"
-grep -q "^h2 *weft *bridge *br-int *Weft's, 2 portgroups: in sync" "$T/show" \
+grep -q "^h2 *weft *bridge *br-int *Weft's: in sync: 2 portgroups" "$T/show" \
     || fail "show: weft: $(cat "$T/show")"
 weftctl doctor >"$T/doctor" || fail "doctor"
 grep -q "^h1 *network *warn  libvirt network default (nat, active) not managed: .*; 1 running vNICs use it" \
@@ -154,6 +154,7 @@ lab restart h2 libvirtd --down 6 >/dev/null 2>&1 &
 restart_pid=$!
 wait_until 10 "h2's libvirt down" sh -c "ovs-appctl -t $CTL host/list h2 | grep -q 'libvirt: .*\(lost\|cannot connect\)'"
 weftctl network-sync >"$T/sync" && fail "network-sync passed with h2 down"
+log "network-sync with h2's libvirtd down:"; cat "$T/sync"
 grep -q "^h1 *weft *in sync: 2 portgroups" "$T/sync" || fail "sync: $(cat "$T/sync")"
 grep -q "^h2 *weft *down: libvirt not connected" "$T/sync" \
     || fail "sync: $(cat "$T/sync")"

@@ -892,8 +892,7 @@ print_libvirt_networks(const msgpack_object *hosts)
             const msgpack_object *managed = get(n, "managed");
             if (managed && managed->type == MSGPACK_OBJECT_BOOLEAN
                 && managed->via.boolean) {
-                printf("Weft's, %lld portgroups: %s: ",
-                       get_int(n, "portgroups"),
+                printf("Weft's: %s: ",
                        str_of(get(mine, "result"), buf, sizeof buf));
                 put_str(get(mine, "message"), "", 0);
             } else {
