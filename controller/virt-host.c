@@ -739,13 +739,20 @@ sync_networks(struct virt_host *vh, virConnectPtr conn, struct virt_event *e)
     } else {
         report_set(r, VIRT_NET_NONE, "Weft keeps no libvirt network");
     }
-    bool ok = list_networks(conn, r) && virConnectIsAlive(conn) == 1;
+    /* A driver without networks must not cost the domains their
+     * connection: only a dead connection fails the call. */
+    bool listed = list_networks(conn, r);
+    if (!listed && r->outcome != VIRT_NET_FAILED) {
+        report_set(r, want ? VIRT_NET_FAILED : VIRT_NET_NONE, "cannot list "
+                   "the host's networks: %s", virGetLastErrorMessage());
+    }
+    bool ok = virConnectIsAlive(conn) == 1;
     pthread_mutex_lock(&vh->mutex);
 
     memset(e, 0, sizeof *e);
     e->type = VIRT_NETWORKS;
     e->networks = r;
-    if (ok) {
+    if (ok && listed) {
         remember_networks(vh, r, want);
     }
     virt_net_spec_destroy(want);
