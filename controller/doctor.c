@@ -9,6 +9,9 @@
 
 #include "host.h"
 #include "inventory.h"
+#include "policy.h"
+#include "virt-host.h"
+#include "virt-net.h"
 #include "weft-config.h"
 #include "weftd.h"
 #include "xalloc.h"
@@ -59,6 +62,13 @@ unplaced_fix(const char *reason)
     static const struct {
         const char *needle, *fix;
     } fixes[] = {
+        { "is not Weft's network", "attach the interface to Weft's network "
+          "(libvirt-network, default weft: <interface type='network'>"
+          "<source network='weft' portgroup='SEGMENT'/>) to give the VM "
+          "Weft's policy" },
+        { "portgroup \"", "use a portgroup of Weft's network (one per "
+          "segment: virsh net-dumpxml weft) or add the segment to the "
+          "policy" },
         { "macvtap", "macvtap (type='direct') bypasses Open vSwitch: use "
           "<interface type='bridge'> with <source bridge='br-int'/> and "
           "<virtualport type='openvswitch'/>" },
@@ -84,6 +94,157 @@ unplaced_fix(const char *reason)
         }
     }
     return "see weftd's log for this vNIC";
+}
+
+/* VXLAN over IPv4 adds an outer Ethernet (14), IPv4 (20), UDP (8) and
+ * VXLAN (8) header to each frame. */
+#define VXLAN_OVERHEAD 50
+
+/* How many vNICs of 'host' are not placed because they use libvirt
+ * network 'network'. */
+static size_t
+count_bypassing(const struct weftd *d, const char *host, const char *network)
+{
+    const struct inv_host *ih = inventory_find_host(&d->inventory, host);
+    size_t n = 0;
+    for (size_t i = 0; ih && i < ih->n_vms; i++) {
+        for (size_t j = 0; j < ih->vms[i].n_vnics; j++) {
+            n += virt_net_problem_is_about(ih->vms[i].vnics[j].reason,
+                                           network);
+        }
+    }
+    return n;
+}
+
+/* Weft's libvirt network on the host. */
+static void
+check_weft_network(const struct weftd *d, const char *name,
+                   const struct virt_net_report *r, struct findings *f)
+{
+    char fix[512];
+    if (r && r->network && (r->outcome == VIRT_NET_REFUSED
+                            || r->outcome == VIRT_NET_FAILED)) {
+        snprintf(fix, sizeof fix, r->outcome == VIRT_NET_REFUSED
+                 ? "rename or remove the other network (virsh net-destroy "
+                   "%s; virsh net-undefine %s) or set libvirt-network to "
+                   "another name in weftd's configuration; then weftctl "
+                   "network-sync"
+                 : "see weftd's log; weftctl network-sync tries again",
+                 r->network, r->network);
+        add(f, name, "network", DOCTOR_ERROR, fix, "libvirt network %s: "
+            "%s: %s", r->network, virt_net_outcome_to_string(r->outcome),
+            r->message);
+    } else if (r && r->network) {
+        add(f, name, "network", DOCTOR_OK, NULL, "libvirt network %s: %s: "
+            "%s", r->network, virt_net_outcome_to_string(r->outcome),
+            r->message);
+    } else if (d->cfg.libvirt_network && !d->policy.loaded) {
+        add(f, name, "network", DOCTOR_WARN, "check policy-db in weftd's "
+            "configuration and that its ovsdb-server runs", "libvirt "
+            "network %s not kept yet: the policy has not been read",
+            d->cfg.libvirt_network);
+    } else if (d->cfg.libvirt_network) {
+        add(f, name, "network", DOCTOR_OK, NULL, "libvirt network %s: "
+            "being synced", d->cfg.libvirt_network);
+    }
+}
+
+/* Weft's libvirt network, and every other network of the host as "not
+ * managed", with why its VMs get no Weft policy: a warning only when
+ * running vNICs use it. */
+static void
+check_libvirt_networks(const struct weftd *d, const struct host *h,
+                       struct findings *f)
+{
+    const char *name = host_get_name(h);
+    const char *bridge = host_get_config(h)->bridge;
+    const struct virt_net_report *r = host_get_libvirt_networks(h);
+
+    if (!host_get_config(h)->libvirt_uri) {
+        return;
+    }
+    check_weft_network(d, name, r, f);
+    for (size_t i = 0; r && i < r->n_nets; i++) {
+        const struct virt_net_info *net = &r->nets[i];
+        if (net->weft && r->network && !strcmp(net->name, r->network)) {
+            continue;
+        }
+        char *why = virt_net_unmanaged_reason(net, d->cfg.libvirt_network,
+                                              bridge);
+        size_t n = count_bypassing(d, name, net->name);
+        char fix[256];
+        snprintf(fix, sizeof fix, "attach these VMs to Weft's network "
+                 "(<source network='%s' portgroup='SEGMENT'/>) to give them "
+                 "Weft's policy", d->cfg.libvirt_network
+                                  ? d->cfg.libvirt_network : "weft");
+        add(f, name, "network", n ? DOCTOR_WARN : DOCTOR_OK, n ? fix : NULL,
+            "libvirt network %s (%s, %s) not managed: %s; %zu running "
+            "vNICs use it", net->name, net->forward,
+            net->active ? "active" : "inactive",
+            why ? why : "on the integration bridge but not Weft's: its "
+                        "portgroups do not follow the segments", n);
+        free(why);
+    }
+}
+
+/* vNICs whose frames, once VXLAN-encapsulated, exceed the underlay's MTU:
+ * the largest packets of a TCP flow vanish between hosts while pings
+ * pass. */
+static void
+check_mtu(const struct weftd *d, const struct host *h, size_t n_tunnels,
+          struct findings *f)
+{
+    const char *name = host_get_name(h);
+    const char *ul_iface;
+    char fix[512];
+
+    if (!n_tunnels) {
+        add(f, name, "mtu", DOCTOR_OK, NULL, "no VXLAN tunnels: no "
+            "encapsulation overhead");
+        return;
+    }
+    int ul = host_get_underlay_mtu(h, &ul_iface);
+    if (!ul) {
+        snprintf(fix, sizeof fix, "make sure the underlay MTU is at least "
+                 "the VMs' MTU + %d (e.g. 1550 for VM MTU 1500, or VM MTU "
+                 "1450 on a 1500 underlay)", VXLAN_OVERHEAD);
+        add(f, name, "mtu", DOCTOR_WARN, fix, "underlay MTU unknown: the "
+            "tunnel IP is not on an OVS bridge weftd can see");
+        return;
+    }
+    const struct host_vm_port *ports;
+    size_t n = host_get_vm_ports(h, &ports);
+    size_t n_checked = 0, n_bad = 0;
+    int largest = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct policy_segment *s = policy_find_segment(
+            d->policy.current, ports[i].segment);
+        int mtu = host_get_port_mtu(h, ports[i].tap);
+        if (!s || !s->vni || !mtu) {
+            continue;           /* Stays on this host, or unknown. */
+        }
+        n_checked++;
+        largest = mtu > largest ? mtu : largest;
+        if (mtu + VXLAN_OVERHEAD > ul) {
+            n_bad++;
+            snprintf(fix, sizeof fix, "lower the VM's MTU to %d (libvirt "
+                     "<mtu size='%d'/> on the interface, and in the guest) "
+                     "or raise the underlay MTU to at least %d (mtu_request "
+                     "on %s and the other ports of its bridge, and the "
+                     "physical network)", ul - VXLAN_OVERHEAD,
+                     ul - VXLAN_OVERHEAD, mtu + VXLAN_OVERHEAD, ul_iface);
+            add(f, name, "mtu", DOCTOR_ERROR, fix, "%s (%s) MTU %d + %d bytes "
+                "of VXLAN over IPv4 = %d > underlay MTU %d (%s): packets "
+                "over %d bytes are dropped between hosts", ports[i].tap,
+                ports[i].vm, mtu, VXLAN_OVERHEAD, mtu + VXLAN_OVERHEAD, ul,
+                ul_iface, ul - VXLAN_OVERHEAD);
+        }
+    }
+    if (!n_bad) {
+        add(f, name, "mtu", DOCTOR_OK, NULL, "%zu vNICs in VXLAN segments, "
+            "largest MTU %d + %d <= underlay MTU %d (%s)", n_checked,
+            largest, VXLAN_OVERHEAD, ul, ul_iface);
+    }
 }
 
 static void
@@ -166,6 +327,10 @@ check_host(const struct weftd *d, const struct host *h,
             "the segments need (tunnel-ip %s)", n_peers, st.tunnel_ip);
     }
     free(peers);
+    if (st.state == HOST_READY) {
+        check_mtu(d, h, n_peers, f);
+    }
+    check_libvirt_networks(d, h, f);
 
     const struct inv_host *ih = inventory_find_host(&d->inventory, name);
     size_t n_placed = 0, n_pending = 0;

@@ -1,6 +1,8 @@
 /* "weftctl doctor": the classic troubleshooting checklist, automated,
  * host by host (OVSDB session and bridge, OpenFlow connection, flows,
- * libvirt, tunnels, each unplaced vNIC), each finding with what to do.  A
+ * libvirt, tunnels, MTU against VXLAN overhead, Weft's libvirt network and
+ * the host's other networks (not managed: their VMs get no Weft policy),
+ * each unplaced vNIC), each finding with what to do.  A
  * host that is down is reported and the others are still checked. */
 #ifndef WEFT_DOCTOR_H
 #define WEFT_DOCTOR_H 1

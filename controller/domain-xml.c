@@ -1,6 +1,7 @@
 /* libvirt domain XML -> struct domain_info (see domain-xml.h). */
 #include "domain-xml.h"
 #include "xalloc.h"
+#include "xml-util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -16,53 +17,10 @@
 
 
 static bool
-is_element(const xmlNode *node, const char *name)
-{
-    return (node->type == XML_ELEMENT_NODE
-            && !strcmp((const char *) node->name, name));
-}
-
-static bool
 is_weft_element(const xmlNode *node, const char *name)
 {
-    return (is_element(node, name) && node->ns && node->ns->href
+    return (xml_is_element(node, name) && node->ns && node->ns->href
             && !strcmp((const char *) node->ns->href, WEFT_XMLNS));
-}
-
-static const xmlNode *
-child(const xmlNode *parent, const char *name)
-{
-    for (const xmlNode *c = parent->children; c; c = c->next) {
-        if (is_element(c, name)) {
-            return c;
-        }
-    }
-    return NULL;
-}
-
-/* Returns a malloc'd copy of attribute 'name' of 'node', or NULL. */
-static char *
-attr(const xmlNode *node, const char *name)
-{
-    if (!node) {
-        return NULL;
-    }
-    xmlChar *value = xmlGetProp(node, (const xmlChar *) name);
-    char *copy = xstrdup((const char *) value);
-    xmlFree(value);
-    return copy;
-}
-
-static char *
-text(const xmlNode *node)
-{
-    if (!node) {
-        return NULL;
-    }
-    xmlChar *content = xmlNodeGetContent(node);
-    char *copy = xstrdup((const char *) content);
-    xmlFree(content);
-    return copy;
 }
 
 /* Normalizes a MAC to lowercase "xx:xx:xx:xx:xx:xx" into 'out'; false if
@@ -99,10 +57,10 @@ static void
 parse_interface(const xmlNode *node, struct domain_nic *nic)
 {
     memset(nic, 0, sizeof *nic);
-    nic->type = attr(node, "type");
-    nic->tap = attr(child(node, "target"), "dev");
+    nic->type = xml_attr(node, "type");
+    nic->tap = xml_attr(xml_child(node, "target"), "dev");
 
-    char *mac = attr(child(node, "mac"), "address");
+    char *mac = xml_attr(xml_child(node, "mac"), "address");
     if (!mac) {
         set_problem(nic, "interface has no <mac address>");
     } else if (!normalize_mac(mac, nic->mac)) {
@@ -110,21 +68,21 @@ parse_interface(const xmlNode *node, struct domain_nic *nic)
     }
     free(mac);
 
-    const xmlNode *source = child(node, "source");
-    nic->bridge = attr(source, "bridge");
-    nic->network = attr(source, "network");
-    nic->portgroup = attr(source, "portgroup");
+    const xmlNode *source = xml_child(node, "source");
+    nic->bridge = xml_attr(source, "bridge");
+    nic->network = xml_attr(source, "network");
+    nic->portgroup = xml_attr(source, "portgroup");
 
-    const xmlNode *vport = child(node, "virtualport");
-    char *vport_type = attr(vport, "type");
+    const xmlNode *vport = xml_child(node, "virtualport");
+    char *vport_type = xml_attr(vport, "type");
     nic->ovs_virtualport = vport_type && !strcmp(vport_type, "openvswitch");
     free(vport_type);
-    nic->interfaceid = attr(vport ? child(vport, "parameters") : NULL,
+    nic->interfaceid = xml_attr(vport ? xml_child(vport, "parameters") : NULL,
                             "interfaceid");
 
-    const xmlNode *vlan = child(node, "vlan");
+    const xmlNode *vlan = xml_child(node, "vlan");
     if (vlan) {
-        char *id = attr(child(vlan, "tag"), "id");
+        char *id = xml_attr(xml_child(vlan, "tag"), "id");
         char *end;
         long tag = id ? strtol(id, &end, 10) : 0;
         if (!id || *end || tag < 1 || tag > 4094) {
@@ -133,7 +91,7 @@ parse_interface(const xmlNode *node, struct domain_nic *nic)
         } else {
             nic->vlan = tag;
         }
-        char *trunk = attr(vlan, "trunk");
+        char *trunk = xml_attr(vlan, "trunk");
         if (trunk && !strcmp(trunk, "yes")) {
             set_problem(nic, "VLAN trunks to VMs are not supported; give "
                         "the interface one segment");
@@ -144,8 +102,8 @@ parse_interface(const xmlNode *node, struct domain_nic *nic)
 
     /* libvirt's own record of the guest's addresses, where it has one. */
     for (const xmlNode *c = node->children; c; c = c->next) {
-        if (is_element(c, "ip")) {
-            char *address = attr(c, "address");
+        if (xml_is_element(c, "ip")) {
+            char *address = xml_attr(c, "address");
             if (address) {
                 char *ips = xasprintf("%s%s%s", nic->ips ? nic->ips : "",
                                       nic->ips ? "," : "", address);
@@ -217,8 +175,8 @@ apply_metadata(const xmlNode *metadata, struct domain_info *d)
             if (!is_weft_element(i, "interface")) {
                 continue;
             }
-            char *mac_attr = attr(i, "mac");
-            char *dev = attr(i, "dev");
+            char *mac_attr = xml_attr(i, "mac");
+            char *dev = xml_attr(i, "dev");
             char mac[18] = "";
             if (mac_attr) {
                 normalize_mac(mac_attr, mac);
@@ -229,9 +187,9 @@ apply_metadata(const xmlNode *metadata, struct domain_info *d)
                     || (dev && nic->tap && !strcmp(dev, nic->tap))) {
                     free(nic->segment);
                     free(nic->groups);
-                    nic->segment = attr(i, "segment");
-                    nic->groups = attr(i, "groups");
-                    char *ips = attr(i, "ips");
+                    nic->segment = xml_attr(i, "segment");
+                    nic->groups = xml_attr(i, "groups");
+                    char *ips = xml_attr(i, "ips");
                     if (ips) {
                         free(nic->ips);
                         nic->ips = ips;
@@ -250,9 +208,7 @@ domain_xml_parse(const char *xml, struct domain_info *d, char **errorp)
     memset(d, 0, sizeof *d);
     *errorp = NULL;
 
-    xmlDoc *doc = xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
-                                XML_PARSE_NONET | XML_PARSE_NOERROR
-                                | XML_PARSE_NOWARNING);
+    xmlDoc *doc = xml_read(xml, "domain.xml");
     if (!doc) {
         const xmlError *e = xmlGetLastError();
         *errorp = xasprintf("domain XML is not well-formed: %s",
@@ -264,15 +220,15 @@ domain_xml_parse(const char *xml, struct domain_info *d, char **errorp)
     }
 
     const xmlNode *root = xmlDocGetRootElement(doc);
-    if (!root || !is_element(root, "domain")) {
+    if (!root || !xml_is_element(root, "domain")) {
         *errorp = xasprintf("XML root element is <%s>, not <domain>",
                             root ? (const char *) root->name : "");
         xmlFreeDoc(doc);
         return EINVAL;
     }
 
-    d->name = text(child(root, "name"));
-    char *uuid = text(child(root, "uuid"));
+    d->name = xml_text(xml_child(root, "name"));
+    char *uuid = xml_text(xml_child(root, "uuid"));
     if (uuid) {
         snprintf(d->uuid, sizeof d->uuid, "%s", uuid);
         free(uuid);
@@ -284,10 +240,10 @@ domain_xml_parse(const char *xml, struct domain_info *d, char **errorp)
         return EINVAL;
     }
 
-    const xmlNode *devices = child(root, "devices");
+    const xmlNode *devices = xml_child(root, "devices");
     for (const xmlNode *c = devices ? devices->children : NULL; c;
          c = c->next) {
-        if (is_element(c, "interface")) {
+        if (xml_is_element(c, "interface")) {
             d->nics = realloc(d->nics, (d->n_nics + 1) * sizeof *d->nics);
             if (!d->nics) {
                 abort();
@@ -295,7 +251,7 @@ domain_xml_parse(const char *xml, struct domain_info *d, char **errorp)
             parse_interface(c, &d->nics[d->n_nics++]);
         }
     }
-    apply_metadata(child(root, "metadata"), d);
+    apply_metadata(xml_child(root, "metadata"), d);
     for (size_t i = 0; i < d->n_nics; i++) {
         check_ips(&d->nics[i]);
     }

@@ -39,6 +39,7 @@ struct host {
     struct virt_host *virt;         /* NULL without a libvirt URI. */
     bool libvirt_up;
     char *libvirt_error;            /* Last connection problem. */
+    struct virt_net_report *net_report; /* Last VIRT_NETWORKS, or NULL. */
     unsigned int pushed_generation; /* Inventory generation in 'db'. */
     bool ports_pushed;              /* 'db' has been given the ports. */
     unsigned int placement_seqno;   /* vswitch_db seqno last looked at. */
@@ -215,7 +216,9 @@ host_create(struct ev_loop *loop, const struct weft_host_config *cfg,
     ovs_loop_register(host_run, host_wait, h);
     if (h->cfg.libvirt_uri) {
         h->virt = virt_host_create(loop, h->cfg.name, h->cfg.libvirt_uri,
-                                   opts->max_backoff_ms, virt_event_cb, h);
+                                   opts->max_backoff_ms,
+                                   opts->libvirt_network, h->cfg.bridge,
+                                   virt_event_cb, h);
     }
     WEFT_INFO("%s: managing bridge %s through %s (datapath ID %016"PRIx64")",
               h->cfg.name, h->cfg.bridge, h->cfg.ovsdb_remote, h->dpid);
@@ -241,6 +244,8 @@ host_destroy(struct host *h)
     weft_flow_set_destroy(&h->app_flows);
     weft_flow_set_destroy(&h->flows);
     free(h->libvirt_error);
+    virt_net_report_destroy(h->net_report);
+    free(h->net_report);
     if (h->sw) {
         of_switch_close(h->sw);
     }
@@ -817,6 +822,28 @@ update_placement(struct host *h)
     }
 }
 
+/* Logs what became of Weft's libvirt network when that changes, and
+ * keeps the report for "show" and "doctor". */
+static void
+record_networks(struct host *h, const struct virt_net_report *r)
+{
+    const struct virt_net_report *old = h->net_report;
+    bool news = (!old || old->outcome != r->outcome
+                 || strcmp(old->message, r->message));
+    if (news && (r->outcome == VIRT_NET_REFUSED
+                 || r->outcome == VIRT_NET_FAILED)) {
+        WEFT_WARN("%s: libvirt network %s: %s: %s", h->cfg.name, r->network,
+                  virt_net_outcome_to_string(r->outcome), r->message);
+    } else if (news && r->network) {
+        WEFT_INFO("%s: libvirt network %s: %s: %s", h->cfg.name, r->network,
+                  virt_net_outcome_to_string(r->outcome), r->message);
+    }
+    virt_net_report_destroy(h->net_report);
+    free(h->net_report);
+    h->net_report = xmalloc(sizeof *h->net_report);
+    virt_net_report_clone(h->net_report, r);
+}
+
 static void
 virt_event_cb(void *h_, const struct virt_event *e)
 {
@@ -859,6 +886,8 @@ virt_event_cb(void *h_, const struct virt_event *e)
     case VIRT_DOMAIN_ERROR:
         WEFT_WARN("%s: domain %s: %s; its ports are left as they are",
                   h->cfg.name, e->name, e->message);
+        break;    case VIRT_NETWORKS:
+        record_networks(h, e->networks);
         break;
     }
     /* Every host's run hook pushes its ports if its share of the
@@ -1187,4 +1216,67 @@ host_format_status(const struct host *h, long long int now, FILE *out)
         fprintf(out, "  libvirt: %s (%s)\n", st.libvirt_uri,
                 st.libvirt_state);
     }
+}
+
+unsigned int
+host_set_libvirt_network(struct host *h, const struct virt_net_spec *spec,
+                         bool force)
+{
+    return h->virt ? virt_host_set_network(h->virt, spec, force) : 0;
+}
+
+const struct virt_net_report *
+host_get_libvirt_networks(const struct host *h)
+{
+    return h->net_report;
+}
+
+bool
+host_libvirt_is_connected(const struct host *h)
+{
+    return h->virt && h->libvirt_up;
+}
+
+/* Interfaces that carry the tunnels' packets: devices (not tunnels or
+ * patch ports) on the host's other bridges, where the userspace datapath
+ * needs the tunnel IP (br-phy and its NIC). */
+static bool
+is_underlay_iface(const struct host *h, const struct vswitch_iface_mtu *m)
+{
+    return (strcmp(m->bridge, h->cfg.bridge) && m->mtu > 0
+            && (!m->type[0] || !strcmp(m->type, "system")
+                || !strcmp(m->type, "internal") || !strcmp(m->type, "afxdp")
+                || !strncmp(m->type, "dpdk", 4)));
+}
+
+int
+host_get_underlay_mtu(const struct host *h, const char **iface)
+{
+    struct vswitch_iface_mtu *v;
+    size_t n = vswitch_db_get_iface_mtus(h->db, &v);
+    int mtu = 0;
+    *iface = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (is_underlay_iface(h, &v[i]) && (!mtu || v[i].mtu < mtu)) {
+            mtu = v[i].mtu;
+            *iface = v[i].name;
+        }
+    }
+    free(v);
+    return mtu;
+}
+
+int
+host_get_port_mtu(const struct host *h, const char *name)
+{
+    struct vswitch_iface_mtu *v;
+    size_t n = vswitch_db_get_iface_mtus(h->db, &v);
+    int mtu = 0;
+    for (size_t i = 0; i < n && !mtu; i++) {
+        if (!strcmp(v[i].bridge, h->cfg.bridge) && !strcmp(v[i].name, name)) {
+            mtu = v[i].mtu;
+        }
+    }
+    free(v);
+    return mtu;
 }

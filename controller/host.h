@@ -24,6 +24,7 @@ struct host_options {
     int min_backoff_ms;
     int max_backoff_ms;
     struct inventory *inventory;    /* Shared by all hosts; not owned. */
+    const char *libvirt_network;    /* Weft's libvirt network, or NULL. */
 };
 
 struct host *host_create(struct ev_loop *, const struct weft_host_config *,
@@ -167,6 +168,32 @@ int host_packet_out(struct host *, uint32_t in_port, const char *actions,
  * of_switch_request_port_stats()).  ENOTCONN if the switch is not
  * connected: then 'cb' is not called. */
 int host_request_port_stats(struct host *, of_port_stats_cb *, void *aux);
+
+/* Sets the libvirt network Weft keeps on this host (see virt-host.h),
+ * and looks at the host's networks again if it changed or 'force'.
+ * Returns the seqno of the report that will cover it, 0 if the host has no
+ * libvirt URI. */
+struct virt_net_spec;
+unsigned int host_set_libvirt_network(struct host *,
+                                      const struct virt_net_spec *,
+                                      bool force);
+
+/* The last report on this host's libvirt networks, NULL before the
+ * first. */
+const struct virt_net_report *host_get_libvirt_networks(const struct host *);
+
+/* The MTU that traffic between this host and the others can use: the
+ * smallest MTU (Interface.mtu) of the interfaces on its bridges other than
+ * the integration bridge (the underlay, e.g. br-phy and its NIC), 0 if
+ * weftd cannot see one.  '*iface' gets that interface's name (valid until
+ * the next loop iteration). */
+int host_get_underlay_mtu(const struct host *, const char **iface);
+
+/* The MTU of interface 'name' on the integration bridge, 0 if unknown. */
+int host_get_port_mtu(const struct host *, const char *name);
+
+/* True while the host's libvirt connection is up. */
+bool host_libvirt_is_connected(const struct host *);
 
 /* A snapshot of a host for status output; strings valid until the next
  * loop iteration. */

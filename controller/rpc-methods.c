@@ -23,6 +23,7 @@
 #include "inventory.h"
 #include "mirror-check.h"
 #include "mirror-plan.h"
+#include "net-sync.h"
 #include "openflow.h"
 #include "pipeline.h"
 #include "policy-db.h"
@@ -548,14 +549,15 @@ now_ms(const struct weftd *d)
 }
 
 static void
-pack_host(msgpack_packer *pk, const struct host *h, long long int now)
+pack_host(msgpack_packer *pk, const struct weftd *d, const struct host *h,
+          long long int now)
 {
     struct host_status st;
     char dpid[17];
 
     host_get_status(h, now, &st);
     snprintf(dpid, sizeof dpid, "%016"PRIx64, st.dpid);
-    msgpack_pack_map(pk, 22);
+    msgpack_pack_map(pk, 24);
     rpc_pack_kv_string(pk, "name", st.name);
     rpc_pack_kv_string(pk, "state", host_state_to_string(st.state));
     rpc_pack_kv_double(pk, "state_secs", st.state_secs);
@@ -579,6 +581,7 @@ pack_host(msgpack_packer *pk, const struct host *h, long long int now)
     rpc_pack_kv_uint(pk, "meters_installed", st.n_meters_installed);
     rpc_pack_kv_uint(pk, "meter_mods", st.n_meter_mods);
     rpc_pack_kv_string(pk, "flow_error", st.flow_error);
+    net_sync_pack_host(pk, d, h);   /* Two entries. */
 }
 
 static void
@@ -637,7 +640,7 @@ pack_hosts(msgpack_packer *pk, const struct weftd *d)
     long long int now = now_ms(d);
     msgpack_pack_array(pk, d->n_hosts);
     for (size_t i = 0; i < d->n_hosts; i++) {
-        pack_host(pk, d->hosts[i], now);
+        pack_host(pk, d, d->hosts[i], now);
     }
 }
 
@@ -798,6 +801,21 @@ m_show(struct rpc_request *req, const msgpack_object *params, void *d_)
     rpc_pack_key(pk, "vnics");
     pack_vnics(pk, &d->inventory, NULL);
     rpc_reply_end(req);
+}
+
+/* "network-sync [HOST]": Weft's libvirt network, defined or updated
+ * now; answered host by host once they have looked (net-sync.h). */
+static void
+m_network_sync(struct rpc_request *req, const msgpack_object *params,
+               void *d_)
+{
+    struct weftd *d = d_;
+    char **argv;
+    size_t argc;
+    if (get_args(req, params, 0, 1, &argv, &argc)) {
+        net_sync_request(d->net_sync, req, argc ? argv[0] : NULL);
+        free_args(argv, argc);
+    }
 }
 
 static void
@@ -1025,6 +1043,7 @@ rpc_methods_register(struct weftd *d, struct rpc_server *rpc)
         { "show", m_show },
         { "topology", m_topology },
         { "doctor", m_doctor },
+        { "network-sync", m_network_sync },
         { "list-hosts", m_list_hosts },
         { "list-ports", m_list_ports },
         { "dump-flows", m_dump_flows },

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,19 @@ struct virt_host {
     struct virt_event *out;
     size_t n_out, allocated_out;
 
+    /* Weft's network, set by the loop thread. */
+    struct virt_net_spec *net_want;     /* NULL: none. */
+    bool net_requested;
+    unsigned int net_seqno;             /* Of the newest request. */
+
+    /* Worker only: the host's networks as last listed, and the network
+     * and bridge they were judged against. */
+    struct virt_net_info *nets;
+    size_t n_nets;
+    bool nets_known;
+    char *checked_network;
+    char *checked_bridge;
+
     /* Loop side; read-only for the worker, except ev_async_send(). */
     struct ev_loop *loop;
     ev_async async;
@@ -53,6 +67,45 @@ struct virt_host {
     char *uri;
     int max_backoff_ms;
 };
+
+const char *
+virt_net_outcome_to_string(enum virt_net_outcome outcome)
+{
+    switch (outcome) {
+#define VIRT_NET_OUTCOME(ENUM, NAME) case VIRT_NET_##ENUM: return NAME;
+        VIRT_NET_OUTCOMES
+#undef VIRT_NET_OUTCOME
+    }
+    return "?";
+}
+
+void
+virt_net_report_clone(struct virt_net_report *dst,
+                      const struct virt_net_report *src)
+{
+    *dst = *src;
+    dst->network = xstrdup(src->network);
+    dst->message = xstrdup(src->message);
+    dst->nets = xcalloc(src->n_nets, sizeof *dst->nets);
+    for (size_t i = 0; i < src->n_nets; i++) {
+        virt_net_info_clone(&dst->nets[i], &src->nets[i]);
+    }
+}
+
+void
+virt_net_report_destroy(struct virt_net_report *r)
+{
+    if (!r) {
+        return;
+    }
+    free(r->network);
+    free(r->message);
+    for (size_t i = 0; i < r->n_nets; i++) {
+        virt_net_info_destroy(&r->nets[i]);
+    }
+    free(r->nets);
+    memset(r, 0, sizeof *r);
+}
 
 static void *
 xrealloc_array(void *p, size_t *allocated, size_t needed, size_t size)
@@ -106,6 +159,28 @@ virt_host_global_init(void)
     pthread_detach(thread);
 }
 
+static void
+free_event(struct virt_event *e)
+{
+    free(e->message);
+    free(e->name);
+    for (size_t i = 0; i < e->n_domains; i++) {
+        domain_info_destroy(&e->domains[i]);
+    }
+    free(e->domains);
+    virt_net_report_destroy(e->networks);
+    free(e->networks);
+}
+
+static void
+free_nets(struct virt_net_info *nets, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        virt_net_info_destroy(&nets[i]);
+    }
+    free(nets);
+}
+
 /* Worker side. */
 
 static void
@@ -122,15 +197,14 @@ unref(struct virt_host *vh)
     }
     free(vh->pending);
     for (size_t i = 0; i < vh->n_out; i++) {
-        struct virt_event *e = &vh->out[i];
-        free(e->message);
-        free(e->name);
-        for (size_t j = 0; j < e->n_domains; j++) {
-            domain_info_destroy(&e->domains[j]);
-        }
-        free(e->domains);
+        free_event(&vh->out[i]);
     }
     free(vh->out);
+    virt_net_spec_destroy(vh->net_want);
+    free(vh->net_want);
+    free_nets(vh->nets, vh->n_nets);
+    free(vh->checked_network);
+    free(vh->checked_bridge);
     free(vh->host_name);
     free(vh->uri);
     pthread_mutex_destroy(&vh->mutex);
@@ -196,6 +270,24 @@ device_cb(virConnectPtr conn, virDomainPtr dom, const char *alias, void *vh)
 }
 
 static void
+network_cb(virConnectPtr conn, virNetworkPtr net, int event, int detail,
+           void *vh_)
+{
+    struct virt_host *vh = vh_;
+    (void) conn;
+    (void) net;
+    (void) event;
+    (void) detail;
+
+    /* Someone (maybe Weft) changed a network: look at them all again, so
+     * that Weft's is put back and "show" stays true. */
+    pthread_mutex_lock(&vh->mutex);
+    vh->net_requested = true;
+    pthread_cond_signal(&vh->cond);
+    pthread_mutex_unlock(&vh->mutex);
+}
+
+static void
 close_cb(virConnectPtr conn, int reason, void *vh_)
 {
     struct virt_host *vh = vh_;
@@ -224,6 +316,7 @@ close_reason_to_string(int reason)
 struct connection {
     virConnectPtr conn;
     int callback_ids[3];
+    int network_callback_id;
 };
 
 static bool
@@ -246,6 +339,9 @@ connection_open(struct virt_host *vh, struct connection *c, char **errorp)
     c->callback_ids[2] = virConnectDomainEventRegisterAny(
         c->conn, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
         VIR_DOMAIN_EVENT_CALLBACK(device_cb), vh, NULL);
+    c->network_callback_id = virConnectNetworkEventRegisterAny(
+        c->conn, NULL, VIR_NETWORK_EVENT_ID_LIFECYCLE,
+        VIR_NETWORK_EVENT_CALLBACK(network_cb), vh, NULL);
     if (c->callback_ids[0] < 0
         || virConnectRegisterCloseCallback(c->conn, close_cb, vh,
                                            NULL) < 0) {
@@ -273,6 +369,9 @@ connection_close(struct connection *c)
             virConnectDomainEventDeregisterAny(c->conn, c->callback_ids[i]);
         }
     }
+    if (c->network_callback_id >= 0) {
+        virConnectNetworkEventDeregisterAny(c->conn, c->network_callback_id);
+    }
     virConnectUnregisterCloseCallback(c->conn, close_cb);
     virConnectClose(c->conn);
     c->conn = NULL;
@@ -298,6 +397,10 @@ describe_domain(struct virt_host *vh, virDomainPtr dom, struct virt_event *e)
         e->type = VIRT_DOMAIN_ERROR;
         e->message = error;
     } else {
+        if (vh->nets_known) {
+            virt_net_check_domain(&info, vh->nets, vh->n_nets,
+                                  vh->checked_network, vh->checked_bridge);
+        }
         e->type = VIRT_DOMAIN_UP;
         e->domains = malloc(sizeof *e->domains);
         if (!e->domains) {
@@ -307,7 +410,6 @@ describe_domain(struct virt_host *vh, virDomainPtr dom, struct virt_event *e)
         e->n_domains = 1;
     }
     free(xml);
-    (void) vh;
 }
 
 /* Lists every running domain.  Returns false if the connection failed. */
@@ -371,6 +473,293 @@ check_domain(struct virt_host *vh, virConnectPtr conn, struct pending *p,
     return true;
 }
 
+/* Networks (worker side). */
+
+static void report_set(struct virt_net_report *, enum virt_net_outcome,
+                       const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+report_set(struct virt_net_report *r, enum virt_net_outcome outcome,
+           const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    free(r->message);
+    if (vasprintf(&r->message, format, args) < 0) {
+        abort();
+    }
+    va_end(args);
+    r->outcome = outcome;
+}
+
+static int
+update_command(enum virt_net_update_cmd cmd)
+{
+    return (cmd == VIRT_NET_UPDATE_DELETE ? VIR_NETWORK_UPDATE_COMMAND_DELETE
+            : cmd == VIRT_NET_UPDATE_MODIFY ? VIR_NETWORK_UPDATE_COMMAND_MODIFY
+            : VIR_NETWORK_UPDATE_COMMAND_ADD_LAST);
+}
+
+/* Changes only the portgroups, in place: virNetworkUpdate() changes a
+ * running network without restarting it, so VMs on it are not
+ * disturbed. */
+static void
+update_portgroups(virNetworkPtr net, const struct virt_net_spec *want,
+                  const struct virt_net_info *have,
+                  struct virt_net_report *r)
+{
+    unsigned int flags = (virNetworkIsActive(net) != 1
+                          ? VIR_NETWORK_UPDATE_AFFECT_CONFIG
+                          : virNetworkIsPersistent(net) == 1
+                          ? (VIR_NETWORK_UPDATE_AFFECT_LIVE
+                             | VIR_NETWORK_UPDATE_AFFECT_CONFIG)
+                          : VIR_NETWORK_UPDATE_AFFECT_LIVE);
+    struct virt_net_update *u;
+    size_t n = virt_net_portgroup_updates(want, have, &u);
+    for (size_t i = 0; i < n; i++) {
+        if (virNetworkUpdate(net, update_command(u[i].cmd),
+                             VIR_NETWORK_SECTION_PORTGROUP, -1, u[i].xml,
+                             flags) < 0) {
+            report_set(r, VIRT_NET_FAILED, "cannot update portgroup %s: %s",
+                       u[i].xml, virGetLastErrorMessage());
+            virt_net_updates_free(u, n);
+            return;
+        }
+    }
+    report_set(r, VIRT_NET_UPDATED, "%zu portgroup changes applied", n);
+    virt_net_updates_free(u, n);
+}
+
+/* Defines 'want' over Weft's existing network (its forward mode or bridge
+ * differ), restarting it if it runs: only a restart applies those. */
+static virNetworkPtr
+redefine(virConnectPtr conn, virNetworkPtr net,
+         const struct virt_net_spec *want, const struct virt_net_info *have,
+         struct virt_net_report *r)
+{
+    bool active = virNetworkIsActive(net) == 1;
+    char *xml = virt_net_spec_to_xml(want, have->uuid);
+    virNetworkPtr new = virNetworkDefineXML(conn, xml);
+    free(xml);
+    if (!new) {
+        report_set(r, VIRT_NET_FAILED, "cannot redefine it: %s",
+                   virGetLastErrorMessage());
+        return net;
+    }
+    virNetworkFree(net);
+    if (active && (virNetworkDestroy(new) < 0 || virNetworkCreate(new) < 0)) {
+        report_set(r, VIRT_NET_FAILED, "redefined, but cannot restart it: "
+                   "%s", virGetLastErrorMessage());
+    } else {
+        report_set(r, VIRT_NET_UPDATED, "redefined (forward mode, bridge or "
+                   "virtualport differed)%s", active ? " and restarted" : "");
+    }
+    return new;
+}
+
+/* Brings the existing network 'net' in line with 'want', unless it is not
+ * Weft's.  Returns the (maybe new) handle. */
+static virNetworkPtr
+update_network(virConnectPtr conn, virNetworkPtr net,
+               const struct virt_net_spec *want, struct virt_net_report *r)
+{
+    char *xml = virNetworkGetXMLDesc(net, 0);
+    struct virt_net_info have;
+    char *error = NULL;
+    if (!xml || virt_net_parse(xml, &have, &error)) {
+        report_set(r, VIRT_NET_FAILED, "cannot read its XML: %s",
+                   error ? error : virGetLastErrorMessage());
+        free(error);
+        free(xml);
+        return net;
+    }
+    free(xml);
+    switch (virt_net_compare(want, &have)) {
+    case VIRT_NET_SAME:
+        report_set(r, VIRT_NET_IN_SYNC, "%zu portgroups", want->n_portgroups);
+        break;
+    case VIRT_NET_PORTGROUPS:
+        update_portgroups(net, want, &have, r);
+        break;
+    case VIRT_NET_REDEFINE:
+        net = redefine(conn, net, want, &have, r);
+        break;
+    case VIRT_NET_FOREIGN:
+        report_set(r, VIRT_NET_REFUSED, "a libvirt network \"%s\" exists and "
+                   "was not made by Weft (no Weft metadata): left as it is; "
+                   "remove it (virsh net-destroy %s; virsh net-undefine %s) "
+                   "or set libvirt-network to another name in weftd's "
+                   "configuration", want->name, want->name, want->name);
+        break;
+    }
+    virt_net_info_destroy(&have);
+    return net;
+}
+
+/* Weft's network must run and start with libvirtd, as libvirt users
+ * expect of a network VMs depend on. */
+static void
+keep_running(virNetworkPtr net, struct virt_net_report *r)
+{
+    int autostart = 0;
+    if (virNetworkIsActive(net) != 1 && virNetworkCreate(net) < 0) {
+        report_set(r, VIRT_NET_FAILED, "cannot start it: %s",
+                   virGetLastErrorMessage());
+    } else if ((virNetworkGetAutostart(net, &autostart) < 0 || !autostart)
+               && virNetworkSetAutostart(net, 1) < 0) {
+        report_set(r, VIRT_NET_FAILED, "cannot mark it autostart: %s",
+                   virGetLastErrorMessage());
+    }
+}
+
+static void
+ensure_network(virConnectPtr conn, const struct virt_net_spec *want,
+               struct virt_net_report *r)
+{
+    virNetworkPtr net = virNetworkLookupByName(conn, want->name);
+    if (net) {
+        net = update_network(conn, net, want, r);
+    } else {
+        virErrorPtr err = virGetLastError();
+        if (err && err->code != VIR_ERR_NO_NETWORK) {
+            report_set(r, VIRT_NET_FAILED, "cannot look it up: %s",
+                       err->message);
+            return;
+        }
+        char *xml = virt_net_spec_to_xml(want, NULL);
+        net = virNetworkDefineXML(conn, xml);
+        free(xml);
+        if (!net) {
+            report_set(r, VIRT_NET_FAILED, "cannot define it: %s",
+                       virGetLastErrorMessage());
+            return;
+        }
+        report_set(r, VIRT_NET_DEFINED, "defined with %zu portgroups",
+                   want->n_portgroups);
+    }
+    if (r->outcome != VIRT_NET_REFUSED && r->outcome != VIRT_NET_FAILED) {
+        keep_running(net, r);
+    }
+    virNetworkFree(net);
+}
+
+/* Every network of the host, into 'r'.  False if they cannot be listed. */
+static bool
+list_networks(virConnectPtr conn, struct virt_net_report *r)
+{
+    virNetworkPtr *nets;
+    int n = virConnectListAllNetworks(conn, &nets, 0);
+    if (n < 0) {
+        return false;
+    }
+    r->nets = xcalloc(n, sizeof *r->nets);
+    for (int i = 0; i < n; i++) {
+        char *xml = virNetworkGetXMLDesc(nets[i], 0);
+        char *error = NULL;
+        if (xml && !virt_net_parse(xml, &r->nets[r->n_nets], &error)) {
+            r->nets[r->n_nets++].active = virNetworkIsActive(nets[i]) == 1;
+        }
+        free(error);
+        free(xml);
+        virNetworkFree(nets[i]);
+    }
+    free(nets);
+    return true;
+}
+
+/* What decides whether a vNIC bypasses Weft, as text, to notice a change
+ * that calls for another look at the domains. */
+static char *
+nets_signature(const struct virt_net_info *nets, size_t n,
+               const char *network, const char *bridge)
+{
+    char *sig = xasprintf("%s %s", network ? network : "-",
+                          bridge ? bridge : "-");
+    for (size_t i = 0; i < n; i++) {
+        char *next = xasprintf("%s|%s %s %s %d %d", sig, nets[i].name,
+                               nets[i].forward,
+                               nets[i].bridge ? nets[i].bridge : "-",
+                               nets[i].ovs, nets[i].weft);
+        free(sig);
+        sig = next;
+    }
+    return sig;
+}
+
+/* Remembers the networks just listed for virt_net_check_domain(), and
+ * asks for a domain sync if that changes what bypasses Weft.  Called
+ * locked. */
+static void
+remember_networks(struct virt_host *vh, const struct virt_net_report *r,
+                  const struct virt_net_spec *want)
+{
+    char *old = nets_signature(vh->nets, vh->n_nets, vh->checked_network,
+                               vh->checked_bridge);
+    if (want) {
+        free(vh->checked_network);
+        free(vh->checked_bridge);
+        vh->checked_network = xstrdup(want->name);
+        vh->checked_bridge = xstrdup(want->bridge);
+    }
+    free_nets(vh->nets, vh->n_nets);
+    vh->nets = xcalloc(r->n_nets, sizeof *vh->nets);
+    vh->n_nets = r->n_nets;
+    for (size_t i = 0; i < r->n_nets; i++) {
+        virt_net_info_clone(&vh->nets[i], &r->nets[i]);
+    }
+    char *new = nets_signature(vh->nets, vh->n_nets, vh->checked_network,
+                               vh->checked_bridge);
+    if (!vh->nets_known || strcmp(old, new)) {
+        vh->sync_requested = true;
+    }
+    vh->nets_known = true;
+    free(old);
+    free(new);
+}
+
+/* Takes the pending network request and carries it out.  Returns false if
+ * the connection failed.  Called locked; unlocks meanwhile. */
+static bool
+sync_networks(struct virt_host *vh, virConnectPtr conn, struct virt_event *e)
+{
+    struct virt_net_spec *want = NULL;
+    struct virt_net_report *r = xzalloc(sizeof *r);
+
+    vh->net_requested = false;
+    r->seqno = vh->net_seqno;
+    if (vh->net_want) {
+        want = xmalloc(sizeof *want);
+        virt_net_spec_clone(want, vh->net_want);
+        r->network = xstrdup(want->name);
+    }
+    pthread_mutex_unlock(&vh->mutex);
+    if (want) {
+        ensure_network(conn, want, r);
+    } else {
+        report_set(r, VIRT_NET_NONE, "Weft keeps no libvirt network");
+    }
+    /* A driver without networks must not cost the domains their
+     * connection: only a dead connection fails the call. */
+    bool listed = list_networks(conn, r);
+    if (!listed && r->outcome != VIRT_NET_FAILED) {
+        report_set(r, want ? VIRT_NET_FAILED : VIRT_NET_NONE, "cannot list "
+                   "the host's networks: %s", virGetLastErrorMessage());
+    }
+    bool ok = virConnectIsAlive(conn) == 1;
+    pthread_mutex_lock(&vh->mutex);
+
+    memset(e, 0, sizeof *e);
+    e->type = VIRT_NETWORKS;
+    e->networks = r;
+    if (ok && listed) {
+        remember_networks(vh, r, want);
+    }
+    virt_net_spec_destroy(want);
+    free(want);
+    return ok;
+}
+
 static void
 timed_wait(struct virt_host *vh, int ms)
 {
@@ -414,6 +803,7 @@ worker_main(void *vh_)
             backoff = MIN_BACKOFF_MS;
             vh->conn_dead = false;
             vh->sync_requested = true;
+            vh->net_requested = true;
             post_simple(vh, VIRT_CONNECTED, NULL);
         }
         if (vh->conn_dead) {
@@ -430,7 +820,13 @@ worker_main(void *vh_)
 
         struct virt_event e;
         bool ok;
-        if (vh->sync_requested) {
+        if (vh->net_requested) {
+            /* Networks first: the domains' check depends on them. */
+            ok = sync_networks(vh, c.conn, &e);
+            if (!ok) {
+                free_event(&e);
+            }
+        } else if (vh->sync_requested) {
             vh->sync_requested = false;
             /* The sync covers every event queued so far. */
             for (size_t i = 0; i < vh->n_pending; i++) {
@@ -472,17 +868,6 @@ worker_main(void *vh_)
 /* Loop side. */
 
 static void
-free_event(struct virt_event *e)
-{
-    free(e->message);
-    free(e->name);
-    for (size_t i = 0; i < e->n_domains; i++) {
-        domain_info_destroy(&e->domains[i]);
-    }
-    free(e->domains);
-}
-
-static void
 async_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
     struct virt_host *vh = w->data;
@@ -505,8 +890,8 @@ async_cb(struct ev_loop *loop, ev_async *w, int revents)
 
 struct virt_host *
 virt_host_create(struct ev_loop *loop, const char *host_name,
-                 const char *uri, int max_backoff_ms, virt_event_func *cb,
-                 void *aux)
+                 const char *uri, int max_backoff_ms, const char *network,
+                 const char *bridge, virt_event_func *cb, void *aux)
 {
     struct virt_host *vh = calloc(1, sizeof *vh);
     if (!vh) {
@@ -520,6 +905,8 @@ virt_host_create(struct ev_loop *loop, const char *host_name,
     vh->aux = aux;
     vh->host_name = xstrdup(host_name);
     vh->uri = xstrdup(uri);
+    vh->checked_network = xstrdup(network);
+    vh->checked_bridge = xstrdup(bridge);
     vh->max_backoff_ms = (max_backoff_ms < MIN_BACKOFF_MS ? MIN_BACKOFF_MS
                           : max_backoff_ms);
     ev_async_init(&vh->async, async_cb);
@@ -558,4 +945,31 @@ virt_host_request_sync(struct virt_host *vh)
     vh->sync_requested = true;
     pthread_cond_signal(&vh->cond);
     pthread_mutex_unlock(&vh->mutex);
+}
+
+unsigned int
+virt_host_set_network(struct virt_host *vh, const struct virt_net_spec *spec,
+                      bool force)
+{
+    pthread_mutex_lock(&vh->mutex);
+    bool same = (spec && vh->net_want
+                 ? virt_net_spec_equal(spec, vh->net_want)
+                 : !spec && !vh->net_want);
+    if (!same) {
+        virt_net_spec_destroy(vh->net_want);
+        free(vh->net_want);
+        vh->net_want = NULL;
+        if (spec) {
+            vh->net_want = xmalloc(sizeof *vh->net_want);
+            virt_net_spec_clone(vh->net_want, spec);
+        }
+    }
+    if (!same || force) {
+        vh->net_seqno++;
+        vh->net_requested = true;
+        pthread_cond_signal(&vh->cond);
+    }
+    unsigned int seqno = vh->net_seqno;
+    pthread_mutex_unlock(&vh->mutex);
+    return seqno;
 }

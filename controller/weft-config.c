@@ -16,6 +16,7 @@
 #define DEFAULT_BRIDGE "br-int"
 #define DEFAULT_DATAPATH_TYPE "system"
 #define DEFAULT_BACKOFF_MAX_MS 8000
+#define DEFAULT_LIBVIRT_NETWORK "weft"
 
 struct parser {
     const char *file_name;
@@ -274,6 +275,17 @@ parse_weftd_key(struct parser *p, const char *key, const char *value)
                               : !strcmp(key, "ssl-certificate")
                               ? &cfg->ssl_certificate : &cfg->ssl_ca_cert),
                           key, value);
+    } else if (!strcmp(key, "libvirt-network")
+               || !strcmp(key, "libvirt-network-default-portgroup")) {
+        bool network = !strcmp(key, "libvirt-network");
+        if (!valid_name(value, 63)) {
+            return fail(p, p->line, "%s: \"%s\" is not a %s (1-63 letters, "
+                        "digits, '_', '.', '-')", key, value,
+                        network ? "network name" : "segment name");
+        }
+        return set_string(p, (network ? &cfg->libvirt_network
+                              : &cfg->libvirt_default_portgroup),
+                          key, value);
     } else if (!strcmp(key, "backoff-max")) {
         char *end;
         errno = 0;
@@ -289,7 +301,8 @@ parse_weftd_key(struct parser *p, const char *key, const char *value)
                 "openflow-listen, controller-target, unixctl, rpc-socket, "
                 "rpc-socket-group, rpc-tcp, policy-db, log-level, log-file, "
                 "backoff-max, metrics-listen, standby-lock, ssl-private-key, "
-                "ssl-certificate, ssl-ca-cert)", key);
+                "ssl-certificate, ssl-ca-cert, libvirt-network, "
+                "libvirt-network-default-portgroup)", key);
 }
 
 static bool
@@ -602,6 +615,12 @@ finish(struct parser *p)
     if (!cfg->backoff_max_ms) {
         cfg->backoff_max_ms = DEFAULT_BACKOFF_MAX_MS;
     }
+    if (!cfg->libvirt_network) {
+        cfg->libvirt_network = xstrdup(DEFAULT_LIBVIRT_NETWORK);
+    } else if (!strcmp(cfg->libvirt_network, "none")) {
+        free(cfg->libvirt_network);
+        cfg->libvirt_network = NULL;
+    }
     return true;
 }
 
@@ -779,6 +798,8 @@ weft_config_destroy(struct weft_config *cfg)
     free(cfg->log_file);
     free(cfg->standby_lock);
     free(cfg->metrics_listen);
+    free(cfg->libvirt_network);
+    free(cfg->libvirt_default_portgroup);
     free(cfg->ssl_private_key);
     free(cfg->ssl_certificate);
     free(cfg->ssl_ca_cert);

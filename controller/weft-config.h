@@ -64,6 +64,12 @@ struct weft_config {
      * active weftd holds; NULL for a lone weftd. */
     char *standby_lock;
 
+    /* The libvirt network weftd keeps on every host (default "weft"; NULL
+     * with "libvirt-network = none"), and the segment whose portgroup is
+     * its default (NULL: none). */
+    char *libvirt_network;
+    char *libvirt_default_portgroup;
+
     char *ssl_private_key;
     char *ssl_certificate;
     char *ssl_ca_cert;

@@ -26,6 +26,7 @@
 #include "ovs-loop.h"
 #include "rpc.h"
 #include "metrics-server.h"
+#include "net-sync.h"
 #include "weftd-metrics.h"
 #include "tls.h"
 #include "policy-store.h"
@@ -259,6 +260,7 @@ add_host(struct weftd *d, const struct weft_host_config *hc)
         .min_backoff_ms = MIN_BACKOFF_MS,
         .max_backoff_ms = d->cfg.backoff_max_ms,
         .inventory = &d->inventory,
+        .libvirt_network = d->cfg.libvirt_network,
     };
     return host_create(d->loop, hc, &opts);
 }
@@ -663,6 +665,7 @@ main(int argc, char *argv[])
         return 1;
     }
     app_rpc_register(&d, d.rpc);
+    d.net_sync = net_sync_create(&d);
 
     if (pidfile) {
         write_pidfile(pidfile);
@@ -687,6 +690,7 @@ main(int argc, char *argv[])
 
     ovs_loop_unregister(weftd_run, weftd_wait, &d);
     weftd_apps_destroy(&d);
+    net_sync_destroy(d.net_sync);
     for (size_t i = 0; i < d.n_hosts; i++) {
         host_destroy(d.hosts[i]);
     }

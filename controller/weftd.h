@@ -16,6 +16,7 @@
 
 struct apps;
 struct metrics_server;
+struct net_sync;
 struct ctl_server;
 struct host;
 struct of_listener;
@@ -37,6 +38,7 @@ struct weftd {
     struct apps *apps;              /* Controller apps (apps.h). */
     struct metrics_server *metrics; /* NULL without metrics-listen. */
     struct weftd_apps *apps_glue;   /* weftd-apps.c's state. */
+    struct net_sync *net_sync;      /* Weft's libvirt network (net-sync.h). */
     ev_signal sigterm, sigint, sighup;
     bool exiting;
 

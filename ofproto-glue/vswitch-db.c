@@ -146,6 +146,7 @@ vswitch_db_create(const char *remote, const struct vswitch_bridge_spec *spec)
 
     ovsdb_idl_add_table(db->idl, &ovsrec_table_interface);
     ovsdb_idl_add_column(db->idl, &ovsrec_interface_col_name);
+    ovsdb_idl_add_column(db->idl, &ovsrec_interface_col_mtu);
     ovsdb_idl_add_column(db->idl, &ovsrec_interface_col_type);
     ovsdb_idl_add_column(db->idl, &ovsrec_interface_col_external_ids);
     ovsdb_idl_add_column(db->idl, &ovsrec_interface_col_ofport);
@@ -1010,6 +1011,36 @@ vswitch_db_get_vm_ports(const struct vswitch_db *db,
         };
     }
     *portsp = ports;
+    return n;
+}
+
+size_t
+vswitch_db_get_iface_mtus(const struct vswitch_db *db,
+                          struct vswitch_iface_mtu **mtusp)
+{
+    struct vswitch_iface_mtu *v = NULL;
+    size_t n = 0, allocated = 0;
+    const struct ovsrec_bridge *br;
+
+    OVSREC_BRIDGE_FOR_EACH (br, db->idl) {
+        for (size_t i = 0; i < br->n_ports; i++) {
+            const struct ovsrec_port *port = br->ports[i];
+            for (size_t j = 0; j < port->n_interfaces; j++) {
+                const struct ovsrec_interface *iface = port->interfaces[j];
+                if (n >= allocated) {
+                    allocated = allocated ? 2 * allocated : 16;
+                    v = xrealloc(v, allocated * sizeof *v);
+                }
+                v[n++] = (struct vswitch_iface_mtu) {
+                    .name = iface->name,
+                    .bridge = br->name,
+                    .type = iface->type,
+                    .mtu = iface->n_mtu ? (int) iface->mtu[0] : 0,
+                };
+            }
+        }
+    }
+    *mtusp = v;
     return n;
 }
 

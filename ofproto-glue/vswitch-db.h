@@ -111,6 +111,20 @@ struct vswitch_vm_port {
 size_t vswitch_db_get_vm_ports(const struct vswitch_db *,
                                struct vswitch_vm_port **ports);
 
+/* An interface of any bridge of the host and its MTU (Interface.mtu, as
+ * ovs-vswitchd reports it), for doctor's check of VXLAN overhead. */
+struct vswitch_iface_mtu {
+    const char *name;
+    const char *bridge;
+    const char *type;           /* "" for a system interface. */
+    int mtu;                    /* 0: unknown. */
+};
+
+/* Fills '*mtus' (malloc'd; strings valid until the next run) with every
+ * interface of every bridge.  Returns how many. */
+size_t vswitch_db_get_iface_mtus(const struct vswitch_db *,
+                                 struct vswitch_iface_mtu **mtus);
+
 /* A Weft tunnel on the bridge, as the database records it. */
 struct vswitch_tunnel_port {
     const char *peer;

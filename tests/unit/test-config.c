@@ -91,6 +91,39 @@ test_empty_is_valid(void **state)
     weft_config_destroy(&cfg);
 }
 
+/* Weft's libvirt network: "weft" unless named, none with "none". */
+static void
+test_libvirt_network(void **state)
+{
+    (void) state;
+    static const struct {
+        const char *text, *network, *default_pg;
+    } cases[] = {
+        { "", "weft", NULL },
+        { "[weftd]\nlibvirt-network = lab\n"
+          "libvirt-network-default-portgroup = web\n", "lab", "web" },
+        { "[weftd]\nlibvirt-network = none\n", NULL, NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct weft_config cfg;
+        char *error = NULL;
+        assert_int_equal(weft_config_parse_string(cases[i].text, "n.conf",
+                                                  &cfg, &error), 0);
+        if (cases[i].network) {
+            assert_string_equal(cfg.libvirt_network, cases[i].network);
+        } else {
+            assert_null(cfg.libvirt_network);
+        }
+        if (cases[i].default_pg) {
+            assert_string_equal(cfg.libvirt_default_portgroup,
+                                cases[i].default_pg);
+        } else {
+            assert_null(cfg.libvirt_default_portgroup);
+        }
+        weft_config_destroy(&cfg);
+    }
+}
+
 static void
 test_ssl_listener_derives_ssl_target(void **state)
 {
@@ -123,7 +156,14 @@ static const struct bad_case bad_cases[] = {
       "openflow-listen, controller-target, unixctl, rpc-socket, "
       "rpc-socket-group, rpc-tcp, policy-db, log-level, log-file, "
       "backoff-max, metrics-listen, standby-lock, ssl-private-key, "
-      "ssl-certificate, ssl-ca-cert)" },
+      "ssl-certificate, ssl-ca-cert, libvirt-network, "
+      "libvirt-network-default-portgroup)" },
+    { "[weftd]\nlibvirt-network = my net\n",
+      "b.conf:2: libvirt-network: \"my net\" is not a network name (1-63 "
+      "letters, digits, '_', '.', '-')" },
+    { "[weftd]\nlibvirt-network-default-portgroup = a/b\n",
+      "b.conf:2: libvirt-network-default-portgroup: \"a/b\" is not a "
+      "segment name (1-63 letters, digits, '_', '.', '-')" },
     { "[weftd]\nmetrics-listen = 127.0.0.1\n",
       "b.conf:2: metrics-listen: \"127.0.0.1\" is not PORT or IPv4:PORT" },
     { "[weftd]\nstandby-lock = weftd\n",
@@ -297,6 +337,7 @@ main(void)
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_empty_is_valid),
         cmocka_unit_test(test_ssl_listener_derives_ssl_target),
+        cmocka_unit_test(test_libvirt_network),
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_apps),
         cmocka_unit_test(test_missing_file),

@@ -74,6 +74,7 @@ static weftctl_format_func format_trace;
 static weftctl_format_func format_mirrors;
 static weftctl_format_func format_topology;
 static weftctl_format_func format_doctor;
+static weftctl_format_func format_network_sync;
 static weftctl_format_func format_mirror;
 static weftctl_format_func format_exports;
 static weftctl_format_func format_apps;
@@ -96,6 +97,9 @@ static const struct weftctl_command commands[] = {
     { "doctor", 0, 1, "[HOST]", "doctor",
       "troubleshooting checklist, host by host, with what to do",
       format_doctor, 0 },
+    { "network-sync", 0, 1, "[HOST]", "network-sync",
+      "define or update Weft's libvirt network (a portgroup per segment) "
+      "on every host now", format_network_sync, 0 },
     { "topology", 0, 2, "[dot|png FILE]", "topology",
       "hosts, tunnels, segments and VMs as a Graphviz graph (DOT, or a PNG "
       "through dot(1))", format_topology, 0 },
@@ -871,6 +875,91 @@ format_doctor(const msgpack_object *r, const struct weftctl_reply_info *info)
     printf("%zu errors, %zu warnings\n", n_error, n_warn);
 }
 
+/* Exit status of a command whose result can report failures (1), for
+ * formatters that find one. */
+static int exit_status;
+
+/* One line per host: what became of Weft's libvirt network there.  Any
+ * result but "in sync", "defined", "updated" or "skipped" fails the
+ * command. */
+static void
+format_network_sync(const msgpack_object *r,
+                    const struct weftctl_reply_info *info)
+{
+    static const char *const good[] = {
+        "in sync", "defined", "updated", "skipped",
+    };
+    char result[32];
+    (void) info;
+    for (uint32_t i = 0; r->type == MSGPACK_OBJECT_ARRAY
+                         && i < r->via.array.size; i++) {
+        const msgpack_object *h = &r->via.array.ptr[i];
+        str_of(get(h, "result"), result, sizeof result);
+        put_str(get(h, "host"), "?", 8);
+        putchar(' ');
+        put_str(get(h, "network"), "?", 8);
+        printf(" %s: ", result);
+        put_str(get(h, "message"), "", 0);
+        putchar('\n');
+        bool ok = false;
+        for (size_t j = 0; j < sizeof good / sizeof *good; j++) {
+            ok = ok || !strcmp(result, good[j]);
+        }
+        if (!ok) {
+            exit_status = 1;
+        }
+    }
+}
+
+/* Every libvirt network of every host: Weft's with its state, the others
+ * as not managed, with why their VMs get no Weft policy. */
+static void
+print_libvirt_networks(const msgpack_object *hosts)
+{
+    char buf[256];
+    printf("%-8s %-12s %-9s %-10s %s\n", "HOST", "NETWORK", "FORWARD",
+           "BRIDGE", "STATE");
+    for (uint32_t i = 0; hosts && hosts->type == MSGPACK_OBJECT_ARRAY
+                         && i < hosts->via.array.size; i++) {
+        const msgpack_object *h = &hosts->via.array.ptr[i];
+        const msgpack_object *nets = get(h, "libvirt_networks");
+        const msgpack_object *mine = get(h, "libvirt_network");
+        for (uint32_t j = 0; nets && nets->type == MSGPACK_OBJECT_ARRAY
+                             && j < nets->via.array.size; j++) {
+            const msgpack_object *n = &nets->via.array.ptr[j];
+            put_str(get(h, "name"), "?", 8);
+            putchar(' ');
+            put_str(get(n, "name"), "?", 12);
+            putchar(' ');
+            put_str(get(n, "forward"), "?", 9);
+            putchar(' ');
+            put_str(get(n, "bridge"), "-", 10);
+            putchar(' ');
+            const msgpack_object *managed = get(n, "managed");
+            if (managed && managed->type == MSGPACK_OBJECT_BOOLEAN
+                && managed->via.boolean) {
+                printf("Weft's: %s: ",
+                       str_of(get(mine, "result"), buf, sizeof buf));
+                put_str(get(mine, "message"), "", 0);
+            } else {
+                fputs("not managed: ", stdout);
+                put_str(get(n, "reason"), "", 0);
+            }
+            putchar('\n');
+        }
+        if (mine && mine->type == MSGPACK_OBJECT_MAP
+            && str_of(get(mine, "result"), buf, sizeof buf)
+            && (!strcmp(buf, "refused") || !strcmp(buf, "failed"))) {
+            put_str(get(h, "name"), "?", 8);
+            putchar(' ');
+            put_str(get(mine, "name"), "?", 12);
+            printf(" %s: ", buf);
+            put_str(get(mine, "message"), "", 0);
+            putchar('\n');
+        }
+    }
+}
+
 /* A fill color per segment, stable for its name. */
 static const char *
 segment_color(const char *segment)
@@ -996,6 +1085,8 @@ format_show(const msgpack_object *r, const struct weftctl_reply_info *info)
     print_hosts(get(r, "hosts"));
     putchar('\n');
     print_ports(get(r, "vnics"));
+    putchar('\n');
+    print_libvirt_networks(get(r, "hosts"));
 }
 
 static void
@@ -1229,7 +1320,7 @@ main(int argc, char *argv[])
     if (fflush(stdout) || ferror(stdout)) {
         fatal("cannot write output: %s", strerror(errno));
     }
-    return 0;
+    return exit_status;
 }
 
 /* Text output. */
