@@ -1038,6 +1038,16 @@ host_attach_switch(struct host *h, struct of_switch *sw)
     ovs_loop_request_run();     /* Let the state machine see it now. */
 }
 
+struct flow_eval *
+host_flow_eval_create(const struct host *h, const char **why)
+{
+    if (!h->sw) {
+        *why = "no OpenFlow connection from its switch";
+        return NULL;
+    }
+    return of_switch_flow_eval_create(h->sw, why);
+}
+
 const struct weft_flow_set *
 host_get_flows(const struct host *h)
 {

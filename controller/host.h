@@ -126,6 +126,13 @@ int host_get_uplink_ofport(const struct host *);
  * the next host_set_tunnels()). */
 size_t host_get_wanted_tunnels(const struct host *, const char ***peers);
 
+/* An evaluator of what this host's switch does with a packet, by the flows
+ * it has (of_switch_flow_eval_create()), or NULL with the reason in
+ * '*why'.  Use it at once; free with flow_eval_destroy(). */
+struct flow_eval;
+struct flow_eval *host_flow_eval_create(const struct host *,
+                                        const char **why);
+
 /* OpenFlow port of this host's tunnel to 'peer', 0 if none (yet). */
 int host_get_tunnel_ofport(const struct host *, const char *peer);
 

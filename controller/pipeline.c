@@ -1890,6 +1890,18 @@ pipeline_plan_trace(const struct pipeline_plan *plan,
     return true;
 }
 
+size_t
+pipeline_plan_n_vnics(const struct pipeline_plan *plan)
+{
+    return plan->n_vnics;
+}
+
+const struct pipeline_vnic *
+pipeline_plan_vnic(const struct pipeline_plan *plan, size_t i)
+{
+    return plan->vnics[i].v;
+}
+
 void
 pipeline_plan_set_aux(struct pipeline_plan *plan, void *aux)
 {

@@ -158,6 +158,12 @@ struct pipeline_trace {
     int port;
 };
 
+/* The vNICs of 'plan' that get flows, sorted by host and tap: 'i' from 0
+ * to pipeline_plan_n_vnics() - 1. */
+size_t pipeline_plan_n_vnics(const struct pipeline_plan *);
+const struct pipeline_vnic *pipeline_plan_vnic(const struct pipeline_plan *,
+                                               size_t i);
+
 /* Writes the explanation to 'out', one step per line.  Returns true if the
  * packet would be delivered. */
 bool pipeline_plan_trace(const struct pipeline_plan *,

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "apps.h"
+#include "cookie-owner.h"
 #include "datapath.h"
 #include "doctor.h"
 #include "flow-export.h"
@@ -30,6 +31,7 @@
 #include "policy-store.h"
 #include "policy.h"
 #include "rpc.h"
+#include "verify.h"
 #include "weftd.h"
 #include "xalloc.h"
 
@@ -847,68 +849,6 @@ m_list_ports(struct rpc_request *req, const msgpack_object *params, void *d_)
     free_args(argv, argc);
 }
 
-/* The object a flow's cookie names, for people: "rule web-db", "vnic
- * h1/t-web1", "segment web", "tunnel h2", or NULL. */
-static char *
-cookie_owner(const struct weftd *d, const char *host, uint64_t cookie)
-{
-    const struct policy *p = d->policy.current;
-    switch ((cookie >> 48) & 0xff) {
-    case WEFT_COOKIE_RULE:
-        for (size_t i = 0; i < p->n_rules; i++) {
-            if (pipeline_rule_cookie(p->rules[i].name) == cookie) {
-                return xasprintf("rule %s", p->rules[i].name);
-            }
-        }
-        break;
-    case WEFT_COOKIE_SEGMENT:
-        for (size_t i = 0; i < p->n_segments; i++) {
-            if (pipeline_segment_cookie(p->segments[i].name) == cookie) {
-                return xasprintf("segment %s", p->segments[i].name);
-            }
-        }
-        break;
-    case WEFT_COOKIE_TUNNEL:
-        for (size_t i = 0; i < d->n_hosts; i++) {
-            const char *peer = host_get_name(d->hosts[i]);
-            if (pipeline_tunnel_cookie(peer) == cookie) {
-                return xasprintf("tunnel to %s", peer);
-            }
-        }
-        break;
-    case WEFT_COOKIE_MIRROR:
-        if (cookie == weft_cookie(WEFT_COOKIE_MIRROR, 0)) {
-            return xstrdup("mirror epoch (makes OVS revalidate)");
-        }
-        for (size_t i = 0; i < p->n_mirrors; i++) {
-            uint32_t key = mirror_plan_key(p, p->mirrors[i].name);
-            if (weft_cookie(WEFT_COOKIE_MIRROR, key) == cookie) {
-                return xasprintf("mirror %s", p->mirrors[i].name);
-            }
-        }
-        break;
-    case WEFT_COOKIE_APP: {
-        const char *app = apps_cookie_owner(d->apps, cookie);
-        return app ? xasprintf("app %s", app) : NULL;
-    }
-    case WEFT_COOKIE_VNIC:
-        for (size_t i = 0; i < d->n_hosts; i++) {
-            const struct host_vm_port *ports;
-            size_t n = host_get_vm_ports(d->hosts[i], &ports);
-            for (size_t j = 0; j < n; j++) {
-                const char *h = host_get_name(d->hosts[i]);
-                if (pipeline_vnic_cookie(h, ports[j].tap) == cookie) {
-                    return xasprintf("vnic %s/%s", ports[j].vm,
-                                     ports[j].tap);
-                }
-            }
-        }
-        break;
-    }
-    (void) host;
-    return NULL;
-}
-
 static void
 m_dump_flows(struct rpc_request *req, const msgpack_object *params, void *d_)
 {
@@ -930,7 +870,7 @@ m_dump_flows(struct rpc_request *req, const msgpack_object *params, void *d_)
     msgpack_pack_array(pk, flows->n);
     for (size_t i = 0; i < flows->n; i++) {
         const struct weft_flow *f = &flows->flows[i];
-        char *owner = cookie_owner(d, argv[0], f->cookie);
+        char *owner = cookie_owner(d, f->cookie);
         msgpack_pack_map(pk, 6);
         rpc_pack_kv_uint(pk, "table", f->table);
         rpc_pack_kv_uint(pk, "priority", f->priority);
@@ -1015,17 +955,71 @@ m_trace(struct rpc_request *req, const msgpack_object *params, void *d_)
     }
 
     struct pipeline_plan *plan = datapath_plan_create(d, d->policy.current);
-    char *text = NULL;
-    size_t len = 0;
+    char *text = NULL, *flows_text = NULL;
+    size_t len = 0, flows_len = 0;
     FILE *out = open_memstream(&text, &len);
     bool delivered = pipeline_plan_trace(plan, &q, out);
     fclose(out);
+
+    /* The same packet by the flows the switches have. */
+    struct verify_net *net = verify_net_create(d);
+    bool complete;
+    out = open_memstream(&flows_text, &flows_len);
+    bool flows_delivered = verify_trace(d, net, plan, &q, out, &complete);
+    fclose(out);
+    verify_net_destroy(net);
     datapath_plan_destroy(plan);
 
     msgpack_packer *pk = rpc_reply_begin(req);
-    msgpack_pack_map(pk, 2);
+    msgpack_pack_map(pk, 5);
     rpc_pack_kv_bool(pk, "delivered", delivered);
     rpc_pack_kv_string(pk, "explanation", text);
+    rpc_pack_kv_bool(pk, "flows_delivered", flows_delivered);
+    rpc_pack_kv_bool(pk, "flows_complete", complete);
+    rpc_pack_kv_string(pk, "flows", flows_text);
+    rpc_reply_end(req);
+    free(text);
+    free(flows_text);
+    free_args(argv, argc);
+}
+
+static void
+m_verify(struct rpc_request *req, const msgpack_object *params, void *d_)
+{
+    struct weftd *d = d_;
+    char **argv;
+    size_t argc;
+    if (!get_args(req, params, 0, 1, &argv, &argc)) {
+        return;
+    }
+    const char *host = argc ? argv[0] : NULL;
+    if (host && !weftd_find_host(d, host)) {
+        rpc_reply_errorf(req, "not-found", "host", 0, "no host named "
+                         "\"%s\"", host);
+        free_args(argv, argc);
+        return;
+    }
+
+    struct pipeline_plan *plan = datapath_plan_create(d, d->policy.current);
+    struct verify_net *net = verify_net_create(d);
+    struct verify_report rep;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    verify_run(d, net, plan, host, out, &rep);
+    fclose(out);
+    verify_net_destroy(net);
+    datapath_plan_destroy(plan);
+
+    msgpack_packer *pk = rpc_reply_begin(req);
+    msgpack_pack_map(pk, 7);
+    rpc_pack_kv_uint(pk, "vnics", rep.n_vnics);
+    rpc_pack_kv_uint(pk, "probes_per_pair", rep.n_probes);
+    rpc_pack_kv_uint(pk, "checks", rep.n_checks);
+    rpc_pack_kv_uint(pk, "mismatches", rep.n_mismatches);
+    rpc_pack_kv_uint(pk, "not_checked", rep.n_incomplete);
+    rpc_pack_kv_bool(pk, "truncated", rep.truncated);
+    rpc_pack_kv_string(pk, "details", text);
     rpc_reply_end(req);
     free(text);
     free_args(argv, argc);
@@ -1048,6 +1042,7 @@ rpc_methods_register(struct weftd *d, struct rpc_server *rpc)
         { "list-ports", m_list_ports },
         { "dump-flows", m_dump_flows },
         { "trace", m_trace },
+        { "verify", m_verify },
         { "set-policy", m_set_policy },
         { "get-policy", m_get_policy },
         { "segment-add", m_segment_add },

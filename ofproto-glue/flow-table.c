@@ -28,6 +28,7 @@
 #include "util.h"
 
 #include "flow.h"
+#include "flow-eval.h"
 #include "log.h"
 #include "meter-set.h"
 #include "openflow.h"
@@ -375,6 +376,33 @@ flow_table_get_stats(const struct flow_table *ft,
         .state = ft_state_name(ft->state),
         .last_error = ft->last_error,
     };
+}
+
+struct flow_eval *
+flow_table_eval_create(const struct flow_table *ft, const char **why)
+{
+    if (!ft->mirror_valid) {
+        *why = "the switch's flows have not been read back yet";
+        return NULL;
+    }
+    /* Between rounds the mirror is what the switch acknowledged. */
+    struct flow_eval_rule *rules = xcalloc(hmap_count(&ft->installed) + 1,
+                                           sizeof *rules);
+    size_t n = 0;
+    const struct ft_flow *f;
+    HMAP_FOR_EACH (f, installed_node, &ft->installed) {
+        rules[n++] = (struct flow_eval_rule) {
+            .table = f->table,
+            .priority = f->priority,
+            .cookie = ntohll(f->cookie),
+            .match = &f->match,
+            .ofpacts = f->ofpacts,
+            .ofpacts_len = f->ofpacts_len,
+        };
+    }
+    struct flow_eval *fe = flow_eval_create(rules, n);
+    free(rules);
+    return fe;
 }
 
 bool

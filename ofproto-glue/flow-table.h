@@ -60,6 +60,13 @@ void flow_table_set_meters(struct flow_table *, const struct weft_meter *,
 void flow_table_get_stats(const struct flow_table *,
                           struct of_switch_flow_stats *);
 
+/* An evaluator (flow-eval.h) over the flows the switch has, as last read
+ * back or acknowledged, or NULL with the reason in '*why'.  Valid until
+ * the next call into this module. */
+struct flow_eval;
+struct flow_eval *flow_table_eval_create(const struct flow_table *,
+                                         const char **why);
+
 /* Offers 'oh', received from the switch, to the reconciler.  Returns true
  * if it was a reply to (or an error about) one of its requests: the caller
  * then does nothing more with it. */

@@ -550,6 +550,16 @@ of_switch_set_meters(struct of_switch *sw, const struct weft_meter *meters,
     }
 }
 
+struct flow_eval *
+of_switch_flow_eval_create(const struct of_switch *sw, const char **why)
+{
+    if (!sw->ft) {
+        *why = "the switch has not identified itself yet";
+        return NULL;
+    }
+    return flow_table_eval_create(sw->ft, why);
+}
+
 void
 of_switch_get_flow_stats(const struct of_switch *sw,
                          struct of_switch_flow_stats *stats)

@@ -200,4 +200,13 @@ struct of_switch_flow_stats {
 void of_switch_get_flow_stats(const struct of_switch *,
                               struct of_switch_flow_stats *);
 
+/* An evaluator (flow-eval.h) of what 'sw' does with a packet, over Weft's
+ * flows on it as last read back or acknowledged (flows that are not
+ * Weft's are not seen), or NULL with the reason in '*why'.  Use it at
+ * once: it points into the reconciler's state.  Free with
+ * flow_eval_destroy(). */
+struct flow_eval;
+struct flow_eval *of_switch_flow_eval_create(const struct of_switch *,
+                                             const char **why);
+
 #endif /* openflow.h */

@@ -62,6 +62,7 @@ struct weftctl_command {
 };
 
 static weftctl_format_func format_ping;
+static weftctl_format_func format_verify;
 static weftctl_format_func format_change;
 static weftctl_format_func format_document;
 static weftctl_format_func format_lines;
@@ -111,8 +112,11 @@ static const struct weftctl_command commands[] = {
       "the flows weftd wants on HOST, with the object behind each",
       format_flows, 0 },
     { "trace", 2, 3, "SRC DST [tcp/PORT|udp/PORT|icmp]", "trace",
-      "what happens to such a packet, and which rule decides",
-      format_trace, 0 },
+      "what happens to such a packet, and which rule decides, by the "
+      "policy and by the flows the switches have", format_trace, 0 },
+    { "verify", 0, 1, "[HOST]", "verify",
+      "check every pair of vNICs: the switches' flows do what the policy "
+      "says", format_verify, 0 },
     { "set-policy", 1, 1, "FILE|-", "set-policy",
       "replace the whole policy (validated whole)", format_change,
       CMD_READS_FILE | CMD_CHANGES },
@@ -488,11 +492,22 @@ read_file(const char *path)
 /* Text formatters.  Each gets the result map/array and prints it the way
  * an operator reads it; --format json prints the result itself. */
 
+/* Exit status of a command whose result can report failures (1), for
+ * formatters that find one. */
+static int exit_status;
+
 static const msgpack_object *
 get(const msgpack_object *map, const char *key)
 {
     return map && map->type == MSGPACK_OBJECT_MAP ? rpc_map_get(map, key)
                                                   : NULL;
+}
+
+static bool
+get_bool(const msgpack_object *map, const char *key)
+{
+    const msgpack_object *o = get(map, key);
+    return o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
 }
 
 static void
@@ -707,7 +722,33 @@ static void
 format_trace(const msgpack_object *r, const struct weftctl_reply_info *info)
 {
     (void) info;
+    printf("by the policy:\n");
     put_str(get(r, "explanation"), "", 0);
+    printf("\nby the flows on the switches (Weft's, as read back):\n");
+    put_str(get(r, "flows"), "", 0);
+    if (get_bool(r, "flows_complete")
+        && get_bool(r, "delivered") != get_bool(r, "flows_delivered")) {
+        printf("\nMISMATCH: the policy %s this packet but the flows %s it\n",
+               get_bool(r, "delivered") ? "allows" : "refuses",
+               get_bool(r, "flows_delivered") ? "deliver" : "drop");
+        exit_status = 1;
+    }
+}
+
+/* Counts, then one line per mismatch; any mismatch fails the command. */
+static void
+format_verify(const msgpack_object *r, const struct weftctl_reply_info *info)
+{
+    (void) info;
+    put_str(get(r, "details"), "", 0);
+    printf("%lld vNICs, %lld probes per pair: %lld checked, %lld "
+           "mismatches, %lld not checked%s\n", get_int(r, "vnics"),
+           get_int(r, "probes_per_pair"), get_int(r, "checks"),
+           get_int(r, "mismatches"), get_int(r, "not_checked"),
+           get_bool(r, "truncated") ? " (stopped early: too many)" : "");
+    if (get_int(r, "mismatches")) {
+        exit_status = 1;
+    }
 }
 
 static const struct column mirror_cols[] = {
@@ -874,10 +915,6 @@ format_doctor(const msgpack_object *r, const struct weftctl_reply_info *info)
     }
     printf("%zu errors, %zu warnings\n", n_error, n_warn);
 }
-
-/* Exit status of a command whose result can report failures (1), for
- * formatters that find one. */
-static int exit_status;
 
 /* One line per host: what became of Weft's libvirt network there.  Any
  * result but "in sync", "defined", "updated" or "skipped" fails the
