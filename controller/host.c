@@ -1048,6 +1048,20 @@ host_flow_eval_create(const struct host *h, const char **why)
     return of_switch_flow_eval_create(h->sw, why);
 }
 
+bool
+host_refresh_flows(struct host *h,
+                   void (*cb)(void *aux, struct flow_eval *,
+                              const struct flow_table_drift *,
+                              const char *error),
+                   void *aux, const char **why)
+{
+    if (!h->sw || !of_switch_refresh_flows(h->sw, cb, aux)) {
+        *why = "no OpenFlow connection from its switch";
+        return false;
+    }
+    return true;
+}
+
 const struct weft_flow_set *
 host_get_flows(const struct host *h)
 {

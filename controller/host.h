@@ -128,10 +128,21 @@ size_t host_get_wanted_tunnels(const struct host *, const char ***peers);
 
 /* An evaluator of what this host's switch does with a packet, by the flows
  * it has (of_switch_flow_eval_create()), or NULL with the reason in
- * '*why'.  Use it at once; free with flow_eval_destroy(). */
+ * '*why'.  Free with flow_eval_destroy(). */
 struct flow_eval;
 struct flow_eval *host_flow_eval_create(const struct host *,
                                         const char **why);
+
+/* Reads the flows back from this host's switch anew, calls 'cb' with what
+ * it found (of_switch_refresh_flows()), then repairs any difference.
+ * Returns false with the reason in '*why', without calling 'cb', if the
+ * switch is not connected. */
+struct flow_table_drift;
+bool host_refresh_flows(struct host *,
+                        void (*cb)(void *aux, struct flow_eval *,
+                                   const struct flow_table_drift *,
+                                   const char *error),
+                        void *aux, const char **why);
 
 /* OpenFlow port of this host's tunnel to 'peer', 0 if none (yet). */
 int host_get_tunnel_ofport(const struct host *, const char *peer);

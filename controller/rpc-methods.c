@@ -910,6 +910,63 @@ find_vnic_by_name(const struct weftd *d, const char *spec,
     return false;
 }
 
+/* A trace or verify request waiting for the switches' flows. */
+struct trace_ctx {
+    struct weftd *d;
+    struct rpc_request *req;
+    char *src_host, *src_tap;   /* verify: the host, or NULL. */
+    char *dst_host, *dst_tap;
+    int proto, port;
+};
+
+static void
+trace_ctx_destroy(struct trace_ctx *ctx)
+{
+    free(ctx->src_host);
+    free(ctx->src_tap);
+    free(ctx->dst_host);
+    free(ctx->dst_tap);
+    free(ctx);
+}
+
+static void
+trace_ready(struct verify_net *net, void *ctx_)
+{
+    struct trace_ctx *ctx = ctx_;
+    struct weftd *d = ctx->d;
+    struct pipeline_trace q = {
+        .src_host = ctx->src_host, .src_tap = ctx->src_tap,
+        .dst_host = ctx->dst_host, .dst_tap = ctx->dst_tap,
+        .proto = ctx->proto, .port = ctx->port,
+    };
+    struct pipeline_plan *plan = datapath_plan_create(d, d->policy.current);
+    char *text = NULL, *flows_text = NULL;
+    size_t len = 0, flows_len = 0;
+    FILE *out = open_memstream(&text, &len);
+    bool delivered = pipeline_plan_trace(plan, &q, out);
+    fclose(out);
+
+    bool complete;
+    out = open_memstream(&flows_text, &flows_len);
+    verify_net_format_drift(net, out);
+    bool flows_delivered = verify_trace(d, net, plan, &q, out, &complete);
+    fclose(out);
+    verify_net_destroy(net);
+    datapath_plan_destroy(plan);
+
+    msgpack_packer *pk = rpc_reply_begin(ctx->req);
+    msgpack_pack_map(pk, 5);
+    rpc_pack_kv_bool(pk, "delivered", delivered);
+    rpc_pack_kv_string(pk, "explanation", text);
+    rpc_pack_kv_bool(pk, "flows_delivered", flows_delivered);
+    rpc_pack_kv_bool(pk, "flows_complete", complete);
+    rpc_pack_kv_string(pk, "flows", flows_text);
+    rpc_reply_end(ctx->req);
+    free(text);
+    free(flows_text);
+    trace_ctx_destroy(ctx);
+}
+
 static void
 m_trace(struct rpc_request *req, const msgpack_object *params, void *d_)
 {
@@ -954,33 +1011,47 @@ m_trace(struct rpc_request *req, const msgpack_object *params, void *d_)
         }
     }
 
-    struct pipeline_plan *plan = datapath_plan_create(d, d->policy.current);
-    char *text = NULL, *flows_text = NULL;
-    size_t len = 0, flows_len = 0;
-    FILE *out = open_memstream(&text, &len);
-    bool delivered = pipeline_plan_trace(plan, &q, out);
-    fclose(out);
+    struct trace_ctx *ctx = xmalloc(sizeof *ctx);
+    *ctx = (struct trace_ctx) {
+        .d = d,
+        .req = req,
+        .src_host = xstrdup(q.src_host), .src_tap = xstrdup(q.src_tap),
+        .dst_host = xstrdup(q.dst_host), .dst_tap = xstrdup(q.dst_tap),
+        .proto = q.proto,
+        .port = q.port,
+    };
+    free_args(argv, argc);
+    verify_net_refresh(d, trace_ready, ctx);
+}
 
-    /* The same packet by the flows the switches have. */
-    struct verify_net *net = verify_net_create(d);
-    bool complete;
-    out = open_memstream(&flows_text, &flows_len);
-    bool flows_delivered = verify_trace(d, net, plan, &q, out, &complete);
+static void
+verify_ready(struct verify_net *net, void *ctx_)
+{
+    struct trace_ctx *ctx = ctx_;
+    struct weftd *d = ctx->d;
+    struct pipeline_plan *plan = datapath_plan_create(d, d->policy.current);
+    struct verify_report rep;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    verify_net_format_drift(net, out);
+    verify_run(d, net, plan, ctx->src_host, out, &rep);
     fclose(out);
     verify_net_destroy(net);
     datapath_plan_destroy(plan);
 
-    msgpack_packer *pk = rpc_reply_begin(req);
-    msgpack_pack_map(pk, 5);
-    rpc_pack_kv_bool(pk, "delivered", delivered);
-    rpc_pack_kv_string(pk, "explanation", text);
-    rpc_pack_kv_bool(pk, "flows_delivered", flows_delivered);
-    rpc_pack_kv_bool(pk, "flows_complete", complete);
-    rpc_pack_kv_string(pk, "flows", flows_text);
-    rpc_reply_end(req);
+    msgpack_packer *pk = rpc_reply_begin(ctx->req);
+    msgpack_pack_map(pk, 7);
+    rpc_pack_kv_uint(pk, "vnics", rep.n_vnics);
+    rpc_pack_kv_uint(pk, "probes_per_pair", rep.n_probes);
+    rpc_pack_kv_uint(pk, "checks", rep.n_checks);
+    rpc_pack_kv_uint(pk, "mismatches", rep.n_mismatches);
+    rpc_pack_kv_uint(pk, "not_checked", rep.n_incomplete);
+    rpc_pack_kv_bool(pk, "truncated", rep.truncated);
+    rpc_pack_kv_string(pk, "details", text);
+    rpc_reply_end(ctx->req);
     free(text);
-    free(flows_text);
-    free_args(argv, argc);
+    trace_ctx_destroy(ctx);
 }
 
 static void
@@ -1000,29 +1071,12 @@ m_verify(struct rpc_request *req, const msgpack_object *params, void *d_)
         return;
     }
 
-    struct pipeline_plan *plan = datapath_plan_create(d, d->policy.current);
-    struct verify_net *net = verify_net_create(d);
-    struct verify_report rep;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&text, &len);
-    verify_run(d, net, plan, host, out, &rep);
-    fclose(out);
-    verify_net_destroy(net);
-    datapath_plan_destroy(plan);
-
-    msgpack_packer *pk = rpc_reply_begin(req);
-    msgpack_pack_map(pk, 7);
-    rpc_pack_kv_uint(pk, "vnics", rep.n_vnics);
-    rpc_pack_kv_uint(pk, "probes_per_pair", rep.n_probes);
-    rpc_pack_kv_uint(pk, "checks", rep.n_checks);
-    rpc_pack_kv_uint(pk, "mismatches", rep.n_mismatches);
-    rpc_pack_kv_uint(pk, "not_checked", rep.n_incomplete);
-    rpc_pack_kv_bool(pk, "truncated", rep.truncated);
-    rpc_pack_kv_string(pk, "details", text);
-    rpc_reply_end(req);
-    free(text);
+    struct trace_ctx *ctx = xzalloc(sizeof *ctx);
+    ctx->d = d;
+    ctx->req = req;
+    ctx->src_host = host ? xstrdup(host) : NULL;
     free_args(argv, argc);
+    verify_net_refresh(d, verify_ready, ctx);
 }
 
 void

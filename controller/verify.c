@@ -2,11 +2,13 @@
 #include "verify.h"
 
 #include <arpa/inet.h>
+#include <ev.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cookie-owner.h"
 #include "flow-eval.h"
+#include "flow-table.h"
 #include "flow.h"
 #include "host.h"
 #include "net-trace.h"
@@ -18,48 +20,152 @@
 struct verify_net {
     struct net_trace_host *hosts;
     size_t n_hosts;
+    char **names;               /* Copies: hosts may go meanwhile. */
+    char **whys;
+    struct flow_table_drift *drift;
+
+    size_t n_pending;           /* Read-backs still to come. */
+    bool started;               /* Every read-back has been asked for. */
+    verify_net_ready_cb *cb;
+    void *aux;
+
+    /* The last read-back may come while weftd is changing its hosts
+     * (one removed by a reload closes its switch): 'cb' runs from the loop
+     * instead, once that is over. */
+    struct ev_loop *loop;
+    ev_timer ready;
 };
 
-struct verify_net *
-verify_net_create(const struct weftd *d)
+static void
+ready_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct verify_net *net = w->data;
+    (void) revents;
+    ev_timer_stop(loop, w);
+    net->cb(net, net->aux);
+}
+
+struct refresh_ctx {
+    struct verify_net *net;
+    size_t idx;
+};
+
+static void
+maybe_ready(struct verify_net *net)
+{
+    if (net->started && !net->n_pending) {
+        ev_timer_start(net->loop, &net->ready);
+    }
+}
+
+static void
+refreshed(void *ctx_, struct flow_eval *fe,
+          const struct flow_table_drift *drift, const char *error)
+{
+    struct refresh_ctx *ctx = ctx_;
+    struct verify_net *net = ctx->net;
+    size_t i = ctx->idx;
+
+    free(ctx);
+    net->hosts[i].fe = fe;
+    if (fe) {
+        net->drift[i] = *drift;
+    } else {
+        net->whys[i] = xstrdup(error ? error : "read-back failed");
+        net->hosts[i].why_unknown = net->whys[i];
+    }
+    net->n_pending--;
+    maybe_ready(net);
+}
+
+void
+verify_net_refresh(struct weftd *d, verify_net_ready_cb *cb, void *aux)
 {
     struct verify_net *net = xzalloc(sizeof *net);
+    size_t n = d->n_hosts;
 
-    net->hosts = xcalloc(d->n_hosts + 1, sizeof *net->hosts);
-    for (size_t i = 0; i < d->n_hosts; i++) {
-        const struct host *h = d->hosts[i];
+    net->cb = cb;
+    net->aux = aux;
+    net->loop = d->loop;
+    ev_timer_init(&net->ready, ready_cb, 0., 0.);
+    net->ready.data = net;
+    net->hosts = xcalloc(n + 1, sizeof *net->hosts);
+    net->names = xcalloc(n + 1, sizeof *net->names);
+    net->whys = xcalloc(n + 1, sizeof *net->whys);
+    net->drift = xcalloc(n + 1, sizeof *net->drift);
+    for (size_t i = 0; i < n; i++) {
+        struct host *h = d->hosts[i];
         struct net_trace_host *nh = &net->hosts[net->n_hosts++];
         const char **peers;
         size_t n_peers = host_get_wanted_tunnels(h, &peers);
         struct net_trace_tunnel *tunnels = xcalloc(n_peers + 1,
                                                    sizeof *tunnels);
-        size_t n = 0;
+        size_t n_tunnels = 0;
 
         for (size_t j = 0; j < n_peers; j++) {
             int port = host_get_tunnel_ofport(h, peers[j]);
             if (port > 0) {
-                tunnels[n++] = (struct net_trace_tunnel) { port, peers[j] };
+                tunnels[n_tunnels++] = (struct net_trace_tunnel) {
+                    port, xstrdup(peers[j]),
+                };
             }
         }
-        nh->name = host_get_name(h);
-        nh->fe = host_flow_eval_create(h, &nh->why_unknown);
+        net->names[i] = xstrdup(host_get_name(h));
+        nh->name = net->names[i];
         nh->tunnels = tunnels;
-        nh->n_tunnels = n;
+        nh->n_tunnels = n_tunnels;
+
+        struct refresh_ctx *ctx = xmalloc(sizeof *ctx);
+        const char *why;
+        *ctx = (struct refresh_ctx) { net, i };
+        net->n_pending++;
+        if (!host_refresh_flows(h, refreshed, ctx, &why)) {
+            net->n_pending--;
+            free(ctx);
+            net->whys[i] = xstrdup(why);
+            nh->why_unknown = net->whys[i];
+        }
     }
-    return net;
+    net->started = true;
+    maybe_ready(net);
 }
 
 void
 verify_net_destroy(struct verify_net *net)
 {
-    if (net) {
-        for (size_t i = 0; i < net->n_hosts; i++) {
-            /* Both were made by verify_net_create(). */
-            flow_eval_destroy((struct flow_eval *) net->hosts[i].fe);
-            free((struct net_trace_tunnel *) net->hosts[i].tunnels);
+    if (!net) {
+        return;
+    }
+    for (size_t i = 0; i < net->n_hosts; i++) {
+        struct net_trace_host *nh = &net->hosts[i];
+        /* All made by verify_net_refresh(). */
+        flow_eval_destroy((struct flow_eval *) nh->fe);
+        for (size_t j = 0; j < nh->n_tunnels; j++) {
+            free((char *) nh->tunnels[j].peer);
         }
-        free(net->hosts);
-        free(net);
+        free((struct net_trace_tunnel *) nh->tunnels);
+        free(net->names[i]);
+        free(net->whys[i]);
+    }
+    free(net->hosts);
+    free(net->names);
+    free(net->whys);
+    free(net->drift);
+    free(net);
+}
+
+void
+verify_net_format_drift(const struct verify_net *net, FILE *out)
+{
+    for (size_t i = 0; i < net->n_hosts; i++) {
+        const struct flow_table_drift *dr = &net->drift[i];
+        if (net->hosts[i].fe
+            && (dr->n_missing || dr->n_unexpected || dr->n_changed)) {
+            fprintf(out, "%s: the switch's flows differ from weftd's: %zu "
+                    "missing, %zu unexpected, %zu changed (traced as found; "
+                    "weftd is putting them right)\n", net->names[i],
+                    dr->n_missing, dr->n_unexpected, dr->n_changed);
+        }
     }
 }
 

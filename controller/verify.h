@@ -5,7 +5,9 @@
  * wants (pipeline_plan_trace(), which reasons on the rules, not on the
  * flows).
  *
- * Conntrack is not simulated: a probe is the first packet of a new
+ * The flows are read back from the switches for each request, so that a
+ * flow deleted or changed by someone else is seen.  Conntrack is not
+ * simulated: a probe is the first packet of a new
  * connection.  Flows that are not Weft's (an operator's, on the same
  * bridge) are not read back, so not seen. */
 #ifndef WEFT_VERIFY_H
@@ -19,10 +21,22 @@ struct pipeline_plan;
 struct pipeline_trace;
 struct weftd;
 
-/* Every host's evaluator and tunnel ports, built once for many traces.
- * Use at once: it points into the hosts' reconcilers. */
-struct verify_net *verify_net_create(const struct weftd *);
+/* Every host's evaluator and tunnel ports, for many traces. */
+struct verify_net;
+typedef void verify_net_ready_cb(struct verify_net *, void *aux);
+
+/* Reads Weft's flows back anew from every host's switch, then calls 'cb'
+ * with the result (which 'cb' frees with verify_net_destroy()).  A host
+ * whose switch is not connected, or goes meanwhile, is in it with its
+ * flows unknown.  A switch whose flows differ from what weftd wants (a
+ * flow deleted or changed behind its back) is traced as found, then
+ * repaired by its reconciler.  'cb' is called from the loop, never from
+ * within this call. */
+void verify_net_refresh(struct weftd *, verify_net_ready_cb *, void *aux);
 void verify_net_destroy(struct verify_net *);
+
+/* One line per host whose flows differed from weftd's when read back. */
+void verify_net_format_drift(const struct verify_net *, FILE *out);
 
 /* Traces 'q''s packet by the installed flows, one step per line to 'out',
  * each flow with the object that made it.  Returns true if it reached the

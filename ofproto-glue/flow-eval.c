@@ -33,10 +33,29 @@ struct flow_eval {
     struct fe_rule *rules;
     size_t n_rules;
 
-    /* Rules parsed by flow_eval_create_from_flows(), owned. */
-    struct flow_eval_rule *owned;
-    size_t n_owned;
+    /* Copies of the rules given, with their matches and actions. */
+    struct flow_eval_rule *copies;
+    size_t n_copies;
 };
+
+static void
+copy_rule(struct flow_eval_rule *dst, const struct flow_eval_rule *src)
+{
+    struct minimatch *match = xmalloc(sizeof *match);
+    minimatch_clone(match, src->match);
+    *dst = *src;
+    dst->match = match;
+    dst->ofpacts = xmemdup(src->ofpacts, src->ofpacts_len);
+}
+
+static void
+free_rule(struct flow_eval_rule *r)
+{
+    struct minimatch *match = CONST_CAST(struct minimatch *, r->match);
+    minimatch_destroy(match);
+    free(match);
+    free(CONST_CAST(struct ofpact *, r->ofpacts));
+}
 
 /* A rule whose actions are all conjunction(): a clause of conjunctive
  * matches.  Returns how many, stored in '*conjsp' (caller frees). */
@@ -70,9 +89,15 @@ flow_eval_create(const struct flow_eval_rule *rules, size_t n)
 {
     struct flow_eval *fe = xzalloc(sizeof *fe);
 
+    fe->copies = xcalloc(n ? n : 1, sizeof *fe->copies);
+    for (size_t i = 0; i < n; i++) {
+        copy_rule(&fe->copies[i], &rules[i]);
+    }
+    fe->n_copies = n;
+
     fe->rules = xcalloc(n ? n : 1, sizeof *fe->rules);
     for (size_t i = 0; i < n; i++) {
-        const struct flow_eval_rule *r = &rules[i];
+        const struct flow_eval_rule *r = &fe->copies[i];
         struct fe_rule *rule = &fe->rules[fe->n_rules];
         if (!fe->used[r->table]) {
             classifier_init(&fe->tables[r->table], NULL);
@@ -116,13 +141,10 @@ flow_eval_destroy(struct flow_eval *fe)
         cls_rule_destroy(&fe->rules[i].cr);
     }
     free(fe->rules);
-    for (size_t i = 0; i < fe->n_owned; i++) {
-        struct flow_eval_rule *r = &fe->owned[i];
-        minimatch_destroy(CONST_CAST(struct minimatch *, r->match));
-        free(CONST_CAST(struct minimatch *, r->match));
-        free(CONST_CAST(struct ofpact *, r->ofpacts));
+    for (size_t i = 0; i < fe->n_copies; i++) {
+        free_rule(&fe->copies[i]);
     }
-    free(fe->owned);
+    free(fe->copies);
     free(fe);
 }
 
@@ -163,13 +185,11 @@ flow_eval_create_from_flows(const struct weft_flow *flows, size_t n,
         free(text);
     }
 
-    struct flow_eval *fe = flow_eval_create(rules, n_rules);
-    fe->owned = rules;
-    fe->n_owned = n_rules;
-    if (*errorp) {
-        flow_eval_destroy(fe);
-        return NULL;
+    struct flow_eval *fe = *errorp ? NULL : flow_eval_create(rules, n_rules);
+    for (size_t i = 0; i < n_rules; i++) {
+        free_rule(&rules[i]);
     }
+    free(rules);
     return fe;
 }
 

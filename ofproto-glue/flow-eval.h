@@ -12,8 +12,8 @@
  * caller: conntrack is not simulated), output, controller, meter, push_vlan
  * and strip_vlan.  Any other action ends the evaluation with a note.
  *
- * The rules and their actions are not copied: they must outlive the
- * evaluator and not change meanwhile (one synchronous use). */
+ * The evaluator keeps copies of the rules, so it stays valid whatever
+ * happens to the flows it was made from. */
 #ifndef WEFT_FLOW_EVAL_H
 #define WEFT_FLOW_EVAL_H 1
 

@@ -152,6 +152,15 @@ struct flow_table {
     long long int round_start;
     long long int deadline;         /* Give up if no answer by then. */
 
+    /* flow_table_refresh() requests, and whether their read-back has
+     * begun. */
+    struct ft_refresh {
+        flow_table_refresh_cb *cb;
+        void *aux;
+    } *refreshes;
+    size_t n_refreshes;
+    bool refreshing;
+
     /* A discarded bundle whose reply is still to come. */
     bool discarding;
     ovs_be32 discard_xid;
@@ -231,12 +240,65 @@ free_ops(struct flow_table *ft)
     ft->n_meter_ops = 0;
 }
 
+/* Answers every refresh request with 'error', or with what the read-back
+ * found. */
+static void
+notify_refreshes(struct flow_table *ft, const char *error)
+{
+    struct ft_refresh *refreshes = ft->refreshes;
+    size_t n = ft->n_refreshes;
+    struct flow_table_drift drift = { 0 };
+
+    ft->refreshes = NULL;
+    ft->n_refreshes = 0;
+    ft->refreshing = false;
+    if (!error) {
+        const struct ft_flow *f;
+        HMAP_FOR_EACH (f, key_node, &ft->desired) {
+            struct ft_flow *old = find_installed(ft, f);
+            if (!old) {
+                drift.n_missing++;
+            } else if (old->cookie != f->cookie
+                       || !same_actions(old, CONST_CAST(struct ft_flow *,
+                                                        f))) {
+                drift.n_changed++;
+            }
+        }
+        HMAP_FOR_EACH (f, installed_node, &ft->installed) {
+            drift.n_unexpected += !find_desired(ft, f);
+        }
+        if (drift.n_missing || drift.n_unexpected || drift.n_changed) {
+            WEFT_WARN("%s: read back on request: %"PRIuSIZE" flows missing, "
+                      "%"PRIuSIZE" unexpected, %"PRIuSIZE" changed compared "
+                      "with the desired flows (changed behind Weft's back, "
+                      "or not yet sent); reconciling", ft->name,
+                      drift.n_missing, drift.n_unexpected, drift.n_changed);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *why = error;
+        struct flow_eval *fe = error ? NULL : flow_table_eval_create(ft, &why);
+        refreshes[i].cb(refreshes[i].aux, fe, &drift, fe ? NULL : why);
+    }
+    free(refreshes);
+}
+
+void
+flow_table_refresh(struct flow_table *ft, flow_table_refresh_cb *cb,
+                   void *aux)
+{
+    ft->refreshes = xrealloc(ft->refreshes,
+                             (ft->n_refreshes + 1) * sizeof *ft->refreshes);
+    ft->refreshes[ft->n_refreshes++] = (struct ft_refresh) { cb, aux };
+}
+
 void
 flow_table_destroy(struct flow_table *ft)
 {
     if (!ft) {
         return;
     }
+    notify_refreshes(ft, "the OpenFlow connection closed");
     free_ops(ft);
     hmap_destroy(&ft->ops_by_xid);
 
@@ -483,7 +545,20 @@ flow_table_run(struct flow_table *ft)
         }
         return;
     }
-    if (ft->dirty && rconn_is_connected(ft->rconn)) {
+    if (!rconn_is_connected(ft->rconn)) {
+        return;
+    }
+    if (ft->n_refreshes && !ft->refreshing) {
+        if (!ft->have_desired) {
+            /* A read-back now would be followed by deleting every flow. */
+            notify_refreshes(ft, "weftd has not computed this switch's "
+                             "flows yet");
+            return;
+        }
+        ft->refreshing = true;
+        ft->mirror_valid = false;
+        round_begin(ft);
+    } else if (ft->dirty) {
         round_begin(ft);
     }
 }
@@ -493,7 +568,7 @@ flow_table_wait(struct flow_table *ft)
 {
     if (ft->state != FT_IDLE) {
         poll_timer_wait_until(ft->deadline);
-    } else if (ft->dirty) {
+    } else if (ft->dirty || ft->n_refreshes) {
         poll_immediate_wake();
     }
 }
@@ -789,6 +864,9 @@ read_back_done(struct flow_table *ft)
         WEFT_DBG("%s: read back %u Weft flows and %"PRIuSIZE" Weft meters",
                  ft->name, ft->n_read, ft->installed_meters.n);
         ft->mirror_valid = true;
+        if (ft->refreshing) {
+            notify_refreshes(ft, NULL);
+        }
         send_diff(ft);
     }
 }
@@ -1056,6 +1134,9 @@ round_end(struct flow_table *ft, bool success)
             clear_installed(ft);
             ft->mirror_valid = false;
         }
+    }
+    if (ft->refreshing) {
+        notify_refreshes(ft, "the switch refused to list its flows");
     }
     ft->state = FT_IDLE;
     ft->reading_flows = ft->reading_meters = false;

@@ -61,11 +61,34 @@ void flow_table_get_stats(const struct flow_table *,
                           struct of_switch_flow_stats *);
 
 /* An evaluator (flow-eval.h) over the flows the switch has, as last read
- * back or acknowledged, or NULL with the reason in '*why'.  Valid until
- * the next call into this module. */
+ * back or acknowledged, or NULL with the reason in '*why'. */
 struct flow_eval;
 struct flow_eval *flow_table_eval_create(const struct flow_table *,
                                          const char **why);
+
+/* How the flows read back from a switch differ from the desired ones. */
+struct flow_table_drift {
+    size_t n_missing;           /* Desired, not on the switch. */
+    size_t n_unexpected;        /* Weft-marked on the switch, not desired. */
+    size_t n_changed;           /* On the switch with other actions or
+                                 * cookie. */
+};
+
+/* Called once per flow_table_refresh(): with an evaluator of the flows
+ * just read back (the caller frees it) and how they differ from the
+ * desired flows, or with NULL and 'error' if the read-back could not be
+ * done. */
+typedef void flow_table_refresh_cb(void *aux, struct flow_eval *,
+                                   const struct flow_table_drift *,
+                                   const char *error);
+
+/* Reads the switch's Weft flows back anew, in a round of its own (after
+ * the round in flight, if any), and calls 'cb' with what it found before
+ * reconciling: any difference (a flow deleted or changed behind Weft's
+ * back) is then repaired like after a reconnect, and logged.  Requests
+ * that arrive before the read-back starts share it. */
+void flow_table_refresh(struct flow_table *, flow_table_refresh_cb *,
+                        void *aux);
 
 /* Offers 'oh', received from the switch, to the reconciler.  Returns true
  * if it was a reply to (or an error about) one of its requests: the caller

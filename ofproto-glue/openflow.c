@@ -29,6 +29,7 @@
 
 #include "flow-table.h"
 #include "log.h"
+#include "ovs-loop.h"
 
 WEFT_LOG_MODULE(openflow);
 
@@ -548,6 +549,18 @@ of_switch_set_meters(struct of_switch *sw, const struct weft_meter *meters,
     if (sw->ft) {
         flow_table_set_meters(sw->ft, meters, n);
     }
+}
+
+bool
+of_switch_refresh_flows(struct of_switch *sw, of_switch_refresh_cb *cb,
+                        void *aux)
+{
+    if (!sw->ft) {
+        return false;
+    }
+    flow_table_refresh(sw->ft, cb, aux);
+    ovs_loop_request_run();
+    return true;
 }
 
 struct flow_eval *

@@ -202,11 +202,22 @@ void of_switch_get_flow_stats(const struct of_switch *,
 
 /* An evaluator (flow-eval.h) of what 'sw' does with a packet, over Weft's
  * flows on it as last read back or acknowledged (flows that are not
- * Weft's are not seen), or NULL with the reason in '*why'.  Use it at
- * once: it points into the reconciler's state.  Free with
+ * Weft's are not seen), or NULL with the reason in '*why'.  Free with
  * flow_eval_destroy(). */
 struct flow_eval;
 struct flow_eval *of_switch_flow_eval_create(const struct of_switch *,
                                              const char **why);
+
+/* Reads Weft's flows back from 'sw' anew and calls 'cb' with an evaluator
+ * of them and how they differ from the desired flows, then repairs any
+ * difference (see flow_table_refresh() in flow-table.h, whose callback
+ * type this is).  Returns false, without calling 'cb', if 'sw' has not
+ * identified itself yet. */
+struct flow_table_drift;
+typedef void of_switch_refresh_cb(void *aux, struct flow_eval *,
+                                  const struct flow_table_drift *,
+                                  const char *error);
+bool of_switch_refresh_flows(struct of_switch *, of_switch_refresh_cb *,
+                             void *aux);
 
 #endif /* openflow.h */
