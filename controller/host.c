@@ -88,7 +88,8 @@ struct host {
      * apps' (weftd-apps.c), and both together, as given to the switch. */
     struct weft_flow_set core_flows;
     struct weft_flow_set app_flows;
-    struct weft_flow_set flows;
+    struct weft_flow_set flows;     /* Core + apps, when apps have flows. */
+    const struct weft_flow_set *wanted; /* &flows, or &core_flows. */
     bool flows_known;               /* The core's flows were set. */
 
     /* Tunnel ports as OVSDB last said, wanted or not (so that a restarted
@@ -210,6 +211,7 @@ host_create(struct ev_loop *loop, const struct weft_host_config *cfg,
     weft_flow_set_init(&h->core_flows);
     weft_flow_set_init(&h->app_flows);
     weft_flow_set_init(&h->flows);
+    h->wanted = &h->flows;
     h->max_backoff_ms = opts->max_backoff_ms;
     inventory_add_host(h->inv, h->cfg.name);
     start_session(h);
@@ -1014,8 +1016,8 @@ push_flows(struct host *h)
 {
     if (h->sw && h->flows_known) {
         /* Meters first: the flows that use them can only go in after. */
-        of_switch_set_meters(h->sw, h->flows.meters, h->flows.n_meters);
-        of_switch_set_flows(h->sw, h->flows.flows, h->flows.n);
+        of_switch_set_meters(h->sw, h->wanted->meters, h->wanted->n_meters);
+        of_switch_set_flows(h->sw, h->wanted->flows, h->wanted->n);
     }
 }
 
@@ -1065,7 +1067,7 @@ host_refresh_flows(struct host *h,
 const struct weft_flow_set *
 host_get_flows(const struct host *h)
 {
-    return &h->flows;
+    return h->wanted;
 }
 
 const struct weft_flow_set *
@@ -1081,20 +1083,27 @@ static void
 merge_flows(struct host *h)
 {
     weft_flow_set_clear(&h->flows);
-    weft_flow_set_append(&h->flows, &h->core_flows);
-    weft_flow_set_append(&h->flows, &h->app_flows);
-    weft_flow_set_sort(&h->flows);
+    if (h->app_flows.n || h->app_flows.n_meters) {
+        weft_flow_set_append(&h->flows, &h->core_flows);
+        weft_flow_set_append(&h->flows, &h->app_flows);
+        weft_flow_set_sort(&h->flows);
+        h->wanted = &h->flows;
+    } else {
+        /* The usual case, without a copy: the core's set is sorted. */
+        h->wanted = &h->core_flows;
+    }
     push_flows(h);
 }
 
 bool
-host_set_flows(struct host *h, const struct weft_flow_set *flows)
+host_set_flows(struct host *h, struct weft_flow_set *flows)
 {
     if (h->flows_known && weft_flow_set_equal(&h->core_flows, flows)) {
         return false;
     }
-    weft_flow_set_clear(&h->core_flows);
-    weft_flow_set_append(&h->core_flows, flows);
+    struct weft_flow_set old = h->core_flows;
+    h->core_flows = *flows;
+    *flows = old;
     h->flows_known = true;
     merge_flows(h);
     return true;
@@ -1178,8 +1187,8 @@ host_get_status(const struct host *h, long long int now,
         .libvirt_state = (h->libvirt_up ? "connected"
                           : h->libvirt_error ? h->libvirt_error
                           : "connecting"),
-        .n_flows_desired = h->flows_known ? h->flows.n : 0,
-        .n_meters_desired = h->flows_known ? h->flows.n_meters : 0,
+        .n_flows_desired = h->flows_known ? h->wanted->n : 0,
+        .n_meters_desired = h->flows_known ? h->wanted->n_meters : 0,
         .n_tunnels = h->n_tunnels,
     };
     if (h->sw) {

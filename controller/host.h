@@ -154,11 +154,14 @@ bool host_ports_known(const struct host *);
 /* Bumped whenever host_get_vm_ports() or the tunnel ports change. */
 unsigned int host_get_ports_version(const struct host *);
 
-/* Sets the flows this host's switch should have (copied).  They are
- * reconciled with what the switch has now and after every reconnect.
- * Returns true if they differ from the previous set. */
+/* Sets the flows this host's switch should have, sorted
+ * (weft_flow_set_sort()).  They are reconciled with what the switch has
+ * now and after every reconnect.  Returns true if they differ from the
+ * previous set; then the host takes the content of 'flows' and leaves it
+ * with other flows, which the caller may clear or destroy (no copy: a host
+ * has thousands of flows). */
 struct weft_flow_set;
-bool host_set_flows(struct host *, const struct weft_flow_set *);
+bool host_set_flows(struct host *, struct weft_flow_set *);
 
 /* Sets the flows of the controller apps for this switch (copied), merged
  * with the core's (host_set_flows()); they go to the switch once the

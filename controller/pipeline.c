@@ -1540,15 +1540,16 @@ merge_duplicates(struct weft_flow_set *set)
 
     for (size_t i = 0; i < set->n; ) {
         size_t j = i + 1;
-        bool conj = for_each_action(refs[i].flow->actions, is_conjunction,
-                                    NULL);
         while (j < set->n && same_flow_key(refs[i].flow, refs[j].flow)) {
-            conj = conj && for_each_action(refs[j].flow->actions,
-                                           is_conjunction, NULL);
             j++;
         }
         if (j - i > 1) {
             struct merge_aux aux = { { NULL, 0, 0 }, false };
+            bool conj = true;
+            for (size_t k = i; k < j && conj; k++) {
+                conj = for_each_action(refs[k].flow->actions, is_conjunction,
+                                       NULL);
+            }
 
             for (size_t k = i; k < j && conj; k++) {
                 for_each_action(refs[k].flow->actions, append_conjunction,

@@ -54,6 +54,13 @@ struct vswitch_db {
 
     bool transport_connected;   /* The stream connected at least once. */
     bool was_connected;         /* Data was received at least once. */
+
+    /* The bridge is compared with what is wanted only when one of them
+     * changed: a setter was called, or the IDL's seqno moved (an update
+     * from the server, a reconnection).  Comparing on every run cost a
+     * third of weftd's CPU with 20 hosts busy with OpenFlow. */
+    bool config_dirty;
+    unsigned int config_seqno;
 };
 
 static void
@@ -99,6 +106,7 @@ vswitch_db_create(const char *remote, const struct vswitch_bridge_spec *spec)
     struct vswitch_db *db = xzalloc(sizeof *db);
 
     db->remote = xstrdup(remote);
+    db->config_dirty = true;
     db->spec.host_name = xstrdup(spec->host_name);
     db->spec.bridge = xstrdup(spec->bridge);
     db->spec.datapath_type = xstrdup(spec->datapath_type);
@@ -773,6 +781,9 @@ vswitch_db_run(struct vswitch_db *db)
         if (status == TXN_INCOMPLETE) {
             return;
         }
+        /* Whatever the outcome, compare again (the server's update, if
+         * any, moves the seqno too). */
+        db->config_dirty = true;
         if (status == TXN_SUCCESS || status == TXN_UNCHANGED) {
             db->n_txns++;
         } else if (status != TXN_TRY_AGAIN) {
@@ -789,6 +800,12 @@ vswitch_db_run(struct vswitch_db *db)
         return;
     }
 
+    unsigned int seqno = ovsdb_idl_get_seqno(db->idl);
+    if (!db->config_dirty && seqno == db->config_seqno) {
+        return;
+    }
+    db->config_dirty = false;
+    db->config_seqno = seqno;
     db->txn = configure_bridge(db);
     if (db->txn) {
         ovsdb_idl_txn_commit(db->txn);
@@ -822,6 +839,7 @@ vswitch_db_set_ports(struct vswitch_db *db,
     db->ports_known = true;
     /* Reconciled at the next run, or right after the transaction in
      * flight. */
+    db->config_dirty = true;
     poll_immediate_wake();
 }
 
@@ -844,6 +862,7 @@ vswitch_db_set_mirrors(struct vswitch_db *db,
         };
     }
     db->mirrors_known = true;
+    db->config_dirty = true;
     poll_immediate_wake();
 }
 
@@ -855,6 +874,7 @@ vswitch_db_set_exports(struct vswitch_db *db,
         db->exports = vswitch_exports_create();
     }
     vswitch_exports_set(db->exports, specs, n);
+    db->config_dirty = true;
     poll_immediate_wake();
 }
 

@@ -54,7 +54,6 @@ sys.exit(0 if sum(x["meters_installed"] for x in h) == int(sys.argv[1])
 }
 
 begin
-trap 'status=$?; cleanup; exit $status' EXIT
 lab up 2 >"$T/lab.log" 2>&1 || { cat "$T/lab.log"; fail "lab up"; }
 write_config
 lab vm-add h1 web1 --ip 10.0.0.11/24 --segment web >/dev/null
