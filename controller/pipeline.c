@@ -1423,33 +1423,6 @@ emit_flood(struct host_ctx *h)
 
 /* Merging. */
 
-struct flow_ref {
-    struct weft_flow *flow;
-    size_t seq;                 /* Order of generation. */
-};
-
-static int
-compare_flow_refs(const void *a_, const void *b_)
-{
-    const struct flow_ref *a = a_;
-    const struct flow_ref *b = b_;
-    const struct weft_flow *fa = a->flow;
-    const struct weft_flow *fb = b->flow;
-    int cmp;
-
-    if (fa->table != fb->table) {
-        return fa->table < fb->table ? -1 : 1;
-    }
-    if (fa->priority != fb->priority) {
-        return fa->priority < fb->priority ? -1 : 1;
-    }
-    cmp = strcmp(fa->match, fb->match);
-    if (cmp) {
-        return cmp;
-    }
-    return a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-
 static bool
 same_flow_key(const struct weft_flow *a, const struct weft_flow *b)
 {
@@ -1527,50 +1500,82 @@ append_conjunction(const char *action, size_t len, void *aux_)
  * identical, and two clauses of one conjunction in one flow, are bugs in
  * this file: aborts (keeps the first flow, or the merge, if built with
  * NDEBUG). */
+static uint64_t
+flow_key_hash(const struct weft_flow *f)
+{
+    uint64_t hash = fnv(FNV_BASIS, f->match);
+    return (hash ^ ((uint64_t) f->table << 16) ^ f->priority) * FNV_PRIME;
+}
+
+/* Groups the flows of 'set' by key: next[i] is the next flow with the key
+ * of flow i (in generation order), SIZE_MAX at the end of a group;
+ * first[i] is true for the first flow of each group.  A hash table, not a
+ * sort: a host has thousands of flows, few of them duplicates. */
+static void
+group_by_key(const struct weft_flow_set *set, size_t *next, bool *first)
+{
+    size_t n_slots = 16;
+    while (n_slots < 2 * set->n) {
+        n_slots *= 2;
+    }
+    size_t *slots = xmalloc(n_slots * sizeof *slots);  /* Last of a group. */
+    for (size_t i = 0; i < n_slots; i++) {
+        slots[i] = SIZE_MAX;
+    }
+    for (size_t i = 0; i < set->n; i++) {
+        const struct weft_flow *f = &set->flows[i];
+        size_t slot = flow_key_hash(f) & (n_slots - 1);
+
+        next[i] = SIZE_MAX;
+        first[i] = true;
+        while (slots[slot] != SIZE_MAX
+               && !same_flow_key(&set->flows[slots[slot]], f)) {
+            slot = (slot + 1) & (n_slots - 1);
+        }
+        if (slots[slot] != SIZE_MAX) {
+            next[slots[slot]] = i;
+            first[i] = false;
+        }
+        slots[slot] = i;
+    }
+    free(slots);
+}
+
 static void
 merge_duplicates(struct weft_flow_set *set)
 {
-    struct flow_ref *refs = xcalloc(set->n, sizeof *refs);
-    bool *dead = xcalloc(set->n, sizeof *dead);
+    size_t *next = xcalloc(set->n + 1, sizeof *next);
+    bool *first = xcalloc(set->n + 1, sizeof *first);
+    bool *dead = xcalloc(set->n + 1, sizeof *dead);
 
+    group_by_key(set, next, first);
     for (size_t i = 0; i < set->n; i++) {
-        refs[i] = (struct flow_ref) { &set->flows[i], i };
-    }
-    qsort(refs, set->n, sizeof *refs, compare_flow_refs);
-
-    for (size_t i = 0; i < set->n; ) {
-        size_t j = i + 1;
-        while (j < set->n && same_flow_key(refs[i].flow, refs[j].flow)) {
-            j++;
+        if (!first[i] || next[i] == SIZE_MAX) {
+            continue;
         }
-        if (j - i > 1) {
-            struct merge_aux aux = { { NULL, 0, 0 }, false };
-            bool conj = true;
-            for (size_t k = i; k < j && conj; k++) {
-                conj = for_each_action(refs[k].flow->actions, is_conjunction,
-                                       NULL);
-            }
-
-            for (size_t k = i; k < j && conj; k++) {
-                for_each_action(refs[k].flow->actions, append_conjunction,
-                                &aux);
-            }
+        struct merge_aux aux = { { NULL, 0, 0 }, false };
+        bool conj = true;
+        for (size_t k = i; k != SIZE_MAX && conj; k = next[k]) {
+            conj = for_each_action(set->flows[k].actions, is_conjunction,
+                                   NULL);
+        }
+        for (size_t k = i; k != SIZE_MAX && conj; k = next[k]) {
+            for_each_action(set->flows[k].actions, append_conjunction, &aux);
+        }
 #ifndef NDEBUG
-            if (!conj || aux.clash) {
-                abort();
-            }
-#endif
-            if (conj) {
-                free(refs[i].flow->actions);
-                refs[i].flow->actions = aux.actions.s;
-            } else {
-                free(aux.actions.s);
-            }
-            for (size_t k = i + 1; k < j; k++) {
-                dead[refs[k].seq] = true;
-            }
+        if (!conj || aux.clash) {
+            abort();
         }
-        i = j;
+#endif
+        if (conj) {
+            free(set->flows[i].actions);
+            set->flows[i].actions = aux.actions.s;
+        } else {
+            free(aux.actions.s);
+        }
+        for (size_t k = next[i]; k != SIZE_MAX; k = next[k]) {
+            dead[k] = true;
+        }
     }
 
     size_t n = 0;
@@ -1584,7 +1589,8 @@ merge_duplicates(struct weft_flow_set *set)
     }
     set->n = n;
     free(dead);
-    free(refs);
+    free(first);
+    free(next);
 }
 
 /* Computing a host's flows. */

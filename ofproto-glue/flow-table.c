@@ -64,7 +64,7 @@ enum ft_state {
 /* A flow, desired or installed.  Shared (reference counted) between the
  * desired set, the installed mirror and the round in flight. */
 struct ft_flow {
-    struct hmap_node text_node;     /* In 'desired_text', by 'text'. */
+    struct hmap_node text_node;     /* In 'desired_text', by source_hash(). */
     struct hmap_node key_node;      /* In 'desired', by 'key_hash'. */
     struct hmap_node installed_node; /* In 'installed', by 'key_hash'. */
     unsigned int ref_cnt;
@@ -85,6 +85,11 @@ struct ft_flow {
     /* Desired flows: as given, "table=T,priority=P,cookie=C,MATCH,actions=A".
      * Flows read back: formatted when first needed. */
     char *text;
+
+    /* Desired flows: the match and actions as given, to recognize the
+     * flow in the next set without formatting its text. */
+    char *src_match;
+    char *src_actions;
 
     /* Why a desired flow cannot be installed, or NULL.  If set, 'match' and
      * 'ofpacts' are empty. */
@@ -178,8 +183,10 @@ struct flow_table {
 static void ft_flow_unref(struct ft_flow *);
 static struct ft_flow *parse_flow(const struct flow_table *,
                                   const struct weft_flow *, char *text);
-static struct ft_flow *find_by_text(const struct hmap *, const char *text,
-                                    uint32_t hash);
+static struct ft_flow *find_by_source(const struct hmap *,
+                                      const struct weft_flow *,
+                                      uint32_t hash);
+static uint32_t source_hash(const struct weft_flow *);
 static struct ft_flow *find_desired(const struct flow_table *,
                                     const struct ft_flow *key);
 static struct ft_flow *find_installed(const struct flow_table *,
@@ -343,19 +350,16 @@ flow_table_set_flows(struct flow_table *ft, const struct weft_flow *flows,
     ft->n_invalid = 0;
 
     for (size_t i = 0; i < n; i++) {
-        char *text = flow_text(&flows[i]);
-        uint32_t hash = hash_string(text, 0);
+        uint32_t hash = source_hash(&flows[i]);
 
-        struct ft_flow *f = find_by_text(&old_text, text, hash);
+        struct ft_flow *f = find_by_source(&old_text, &flows[i], hash);
         if (f) {
             hmap_remove(&old_text, &f->text_node);
-            free(text);
-        } else if (find_by_text(&ft->desired_text, text, hash)) {
+        } else if (find_by_source(&ft->desired_text, &flows[i], hash)) {
             /* The same flow twice: once is enough. */
-            free(text);
             continue;
         } else {
-            f = parse_flow(ft, &flows[i], text);
+            f = parse_flow(ft, &flows[i], flow_text(&flows[i]));
             if (f->error) {
                 ft->n_errors++;
                 set_error(ft, "%s: flow skipped: %s", f->text, f->error);
@@ -585,6 +589,8 @@ ft_flow_unref(struct ft_flow *f)
         free(f->ofpacts);
         ofpbuf_delete(f->actions_wire);
         free(f->text);
+        free(f->src_match);
+        free(f->src_actions);
         free(f->error);
         free(f);
     }
@@ -614,6 +620,8 @@ parse_flow(const struct flow_table *ft, const struct weft_flow *wf,
     struct ft_flow *f = xzalloc(sizeof *f);
     f->ref_cnt = 1;
     f->text = text;
+    f->src_match = xstrdup(wf->match);
+    f->src_actions = xstrdup(wf->actions);
     f->table = wf->table;
     f->priority = wf->priority;
     f->cookie = htonll(wf->cookie);
@@ -692,12 +700,29 @@ parse_flow(const struct flow_table *ft, const struct weft_flow *wf,
     return f;
 }
 
+static uint32_t
+source_hash(const struct weft_flow *wf)
+{
+    uint32_t hash = hash_3words(wf->table | (wf->priority << 8),
+                                wf->idle_timeout | (wf->hard_timeout << 16),
+                                0);
+    hash = hash_uint64_basis(wf->cookie, hash);
+    return hash_string(wf->actions, hash_string(wf->match, hash));
+}
+
+/* The desired flow in 'map' that was given as 'wf'. */
 static struct ft_flow *
-find_by_text(const struct hmap *map, const char *text, uint32_t hash)
+find_by_source(const struct hmap *map, const struct weft_flow *wf,
+               uint32_t hash)
 {
     struct ft_flow *f;
     HMAP_FOR_EACH_WITH_HASH (f, text_node, hash, map) {
-        if (!strcmp(f->text, text)) {
+        if (f->table == wf->table && f->priority == wf->priority
+            && ntohll(f->cookie) == wf->cookie
+            && f->idle_timeout == wf->idle_timeout
+            && f->hard_timeout == wf->hard_timeout
+            && !strcmp(f->src_match, wf->match)
+            && !strcmp(f->src_actions, wf->actions)) {
             return f;
         }
     }
