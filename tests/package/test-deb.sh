@@ -91,6 +91,7 @@ grep -q ' /usr/share/weft/weft.ovsschema' \
 pc=$(ls -d "$root"/usr/lib/*/pkgconfig)
 cflags=$(PKG_CONFIG_PATH=$pc PKG_CONFIG_SYSROOT_DIR=$root \
          pkg-config --cflags weft-app) || fail "pkg-config weft-app"
+# shellcheck disable=SC2086
 cc -shared -fPIC -o "$out/l2learn.so" $cflags \
     "$WEFT_TOP/apps/l2learn/l2learn.c" || fail "an app against weft-dev"
 echo "deb: weft and weft-dev built, complete and sane ($(du -h "$deb" | cut -f1))"
