@@ -99,6 +99,33 @@ plan_mirrors(const struct weftd *d, const struct policy *policy,
     return plan;
 }
 
+/* The segments that per-segment IPFIX exports sample (pipeline.h). */
+static struct pipeline_sample *
+plan_samples(const struct policy *policy, size_t *np)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < policy->n_exports; i++) {
+        n += policy->exports[i].n_segments;
+    }
+    struct pipeline_sample *samples = xcalloc(n + 1, sizeof *samples);
+    n = 0;
+    for (size_t i = 0; i < policy->n_exports; i++) {
+        const struct policy_export *e = &policy->exports[i];
+        int sampling = e->sampling ? e->sampling
+                                   : POLICY_EXPORT_SEGMENT_SAMPLING;
+        int probability = 65535 / sampling;
+        for (size_t j = 0; j < e->n_segments; j++) {
+            samples[n++] = (struct pipeline_sample) {
+                .segment = e->segments[j],
+                .collector_set_id = policy_export_collector_set_id(e->name),
+                .probability = probability ? probability : 1,
+            };
+        }
+    }
+    *np = n;
+    return samples;
+}
+
 /* The compiler's view of every host's placed vNICs and tunnels, less the
  * mirror destinations; the mirror plan goes to '*mirrorsp' if nonnull
  * (its strings belong to the hosts and the policy: use it before the
@@ -183,10 +210,14 @@ build_input(const struct weftd *d, const struct policy *policy,
             .table = app_claims[i].table,
         };
     }
+    size_t n_samples;
+    struct pipeline_sample *samples = plan_samples(policy, &n_samples);
     *in = (struct pipeline_input) {
         .policy = policy,
         .claims = claims,
         .n_claims = n_claims,
+        .samples = samples,
+        .n_samples = n_samples,
         .vnics = vnics,
         .n_vnics = n_vnics,
         .tunnels = tunnels,
@@ -203,6 +234,7 @@ free_input(struct pipeline_input *in)
     free((void *) in->tunnels);
     free((void *) in->uplinks);
     free((void *) in->claims);
+    free((void *) in->samples);
 }
 
 static double

@@ -40,6 +40,13 @@ flow_export_set_host(struct host *h, const struct policy *policy)
             .active_timeout = e->active_timeout,
             .cache_max_flows = e->cache_max_flows,
         };
+        if (e->n_segments) {
+            /* Sampled by the flows' sample() actions, not by the IPFIX
+             * row (pipeline.h). */
+            specs[i].collector_set_id = policy_export_collector_set_id(
+                e->name);
+            specs[i].sampling = 0;
+        }
     }
     host_set_exports(h, specs, n);
     free(specs);
@@ -55,7 +62,8 @@ host_export_state(const struct host *h, const struct policy_export *e)
         return "host-down";
     }
     return vswitch_export_state_to_string(
-        host_get_export_state(h, (enum vswitch_export_type) e->type));
+        e->n_segments ? host_get_export_set_state(h, e->name)
+        : host_get_export_state(h, (enum vswitch_export_type) e->type));
 }
 
 static void
@@ -68,8 +76,13 @@ pack_export(msgpack_packer *pk, const struct weftd *d,
                                "installed");
     }
 
-    msgpack_pack_map(pk, 6);
+    msgpack_pack_map(pk, 7);
     rpc_pack_kv_string(pk, "name", e->name);
+    rpc_pack_key(pk, "segments");
+    msgpack_pack_array(pk, e->n_segments);
+    for (size_t i = 0; i < e->n_segments; i++) {
+        rpc_pack_string(pk, e->segments[i]);
+    }
     rpc_pack_kv_string(pk, "type", policy_export_type_to_string(e->type));
     rpc_pack_key(pk, "collectors");
     msgpack_pack_array(pk, e->n_collectors);

@@ -731,6 +731,12 @@ host_get_export_state(const struct host *h, enum vswitch_export_type type)
     return vswitch_db_get_export(h->db, type);
 }
 
+enum vswitch_export_state
+host_get_export_set_state(const struct host *h, const char *name)
+{
+    return vswitch_db_get_export_set(h->db, name);
+}
+
 uint64_t
 host_get_mirror_epoch(const struct host *h)
 {

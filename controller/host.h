@@ -87,6 +87,11 @@ void host_set_exports(struct host *, const struct vswitch_export_spec *,
 enum vswitch_export_state host_get_export_state(const struct host *,
                                                 enum vswitch_export_type);
 
+/* The state of per-segment export 'name' (its IPFIX collector set) on this
+ * host's bridge. */
+enum vswitch_export_state host_get_export_set_state(const struct host *,
+                                                    const char *name);
+
 /* The Mirror rows of this host as OVSDB last said, hashed (0: none); see
  * vswitch_db_get_mirror_epoch().  Its changes bump the ports version. */
 uint64_t host_get_mirror_epoch(const struct host *);

@@ -767,6 +767,25 @@ meter_action(struct weft_flow_set *out, const struct vnic_limit *vl,
     return buf;
 }
 
+/* The sample() action for what a vNIC of segment 'seg' sends on 'ofport'
+ * ("sample(...)," or ""), into 'buf'. */
+static const char *
+sample_action(const struct host_ctx *h, const struct policy_segment *seg,
+              int ofport, char *buf, size_t size)
+{
+    for (size_t i = 0; i < h->plan->in->n_samples; i++) {
+        const struct pipeline_sample *s = &h->plan->in->samples[i];
+        if (!strcmp(s->segment, seg->name) && s->probability) {
+            snprintf(buf, size, "sample(probability=%"PRIu16","
+                     "collector_set_id=%"PRIu32",obs_domain_id=%d,"
+                     "obs_point_id=%d),", s->probability,
+                     s->collector_set_id, seg->vlan, ofport);
+            return buf;
+        }
+    }
+    return "";
+}
+
 /* Emitting flows. */
 
 static void
@@ -825,18 +844,21 @@ static void
 emit_classify(struct host_ctx *h)
 {
     const struct pipeline_plan *plan = h->plan;
-    char actions[160];
+    char actions[256];
     char meter[32];
+    char sample[128];
 
     for (size_t i = 0; i < plan->n_vnics; i++) {
         if (h->local[i]) {
             int port = vnic(h, i)->ofport;
+            const struct policy_segment *seg = segment(h, plan->vnics[i].seg);
             snprintf(actions, sizeof actions,
-                     "%sset_field:%d->reg5,set_field:%d->reg6,goto_table:%d",
+                     "%s%sset_field:%d->reg5,set_field:%d->reg6,"
+                     "goto_table:%d",
                      meter_action(h->out, &plan->vnics[i].sends, port, false,
                                   meter),
-                     port, segment(h, plan->vnics[i].seg)->vlan,
-                     PIPELINE_T_PORT_SECURITY);
+                     sample_action(h, seg, port, sample, sizeof sample),
+                     port, seg->vlan, PIPELINE_T_PORT_SECURITY);
             add_flowf(h, PIPELINE_T_CLASSIFY, 100, vnic_cookie(h, i),
                       actions, "in_port=%d", vnic(h, i)->ofport);
         }

@@ -71,6 +71,16 @@ struct pipeline_claim {
     int table;
 };
 
+/* A segment whose vNICs' traffic is sampled for a per-segment IPFIX export
+ * (flow-based sampling): each local vNIC's table 0 flow gets a sample()
+ * action towards the collector set, with the segment's VLAN as
+ * observation domain and the vNIC's OpenFlow port as observation point. */
+struct pipeline_sample {
+    const char *segment;
+    uint32_t collector_set_id;  /* Flow_Sample_Collector_Set.id. */
+    uint16_t probability;       /* Packets sampled per 65535, >= 1. */
+};
+
 struct pipeline_input {
     const struct policy *policy;
     const struct pipeline_vnic *vnics;
@@ -81,6 +91,8 @@ struct pipeline_input {
     size_t n_uplinks;
     const struct pipeline_claim *claims;
     size_t n_claims;
+    const struct pipeline_sample *samples;
+    size_t n_samples;
 };
 
 /* Stores in 'out' (cleared first) the flows that 'host' should have,

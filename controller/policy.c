@@ -1823,10 +1823,10 @@ export_parse(void *obj, const char *const vals[], const struct obj_ctx *ctx)
 
     if (!export_parse_type(e, vals, ctx)) {
         return false;
-    } else if (vals[EXP_SEGMENTS]) {
-        return fail(ctx, "segments", "per-segment export is not supported "
-                    "yet: an export covers every managed bridge (leave "
-                    "out segments=)");
+    } else if (vals[EXP_SEGMENTS]
+               && !parse_list(ctx, "segments", vals[EXP_SEGMENTS],
+                              &e->segments, &e->n_segments)) {
+        return false;
     } else if (!parse_list(ctx, "collectors", vals[EXP_COLLECTORS],
                            &e->collectors, &e->n_collectors)) {
         return false;
@@ -1912,16 +1912,42 @@ export_check(const void *obj, const struct obj_ctx *ctx)
             return false;
         }
     }
+    if (e->n_segments && e->type != POLICY_EXPORT_IPFIX) {
+        return fail(ctx, "segments", "only an ipfix export can be per "
+                    "segment (OVS exports %s from a whole bridge)",
+                    policy_export_type_to_string(e->type));
+    } else if (!check_list(ctx, "segments", e->segments, e->n_segments,
+                           valid_name, "segment name")) {
+        return false;
+    }
     for (size_t i = 0; i < ctx->p->n_exports; i++) {
         const struct policy_export *o = &ctx->p->exports[i];
         char buf[32];
 
-        if (is_earlier(ctx, K_EXPORT, i) && o->type == e->type) {
+        if (!is_earlier(ctx, K_EXPORT, i)) {
+            continue;
+        } else if (o->type == e->type && !o->n_segments && !e->n_segments) {
             return fail(ctx, "", "export %s%s is already %s: a bridge has "
                         "one %s export (list several collectors= instead)",
                         o->name, at_line(o->line, buf),
                         policy_export_type_to_string(e->type),
                         policy_export_type_to_string(e->type));
+        }
+        for (size_t j = 0; j < e->n_segments; j++) {
+            for (size_t k = 0; k < o->n_segments; k++) {
+                if (!strcmp(e->segments[j], o->segments[k])) {
+                    return fail(ctx, "segments", "segment %s is already "
+                                "exported by export %s%s", e->segments[j],
+                                o->name, at_line(o->line, buf));
+                }
+            }
+        }
+        if (e->n_segments && o->n_segments
+            && policy_export_collector_set_id(e->name)
+               == policy_export_collector_set_id(o->name)) {
+            return fail(ctx, "name", "its collector set ID clashes with "
+                        "export %s%s's: choose another name", o->name,
+                        at_line(o->line, buf));
         }
     }
     return true;
@@ -1930,7 +1956,25 @@ export_check(const void *obj, const struct obj_ctx *ctx)
 static bool
 export_check_refs(const void *obj, const struct obj_ctx *ctx)
 {
+    const struct policy_export *e = obj;
+
+    for (size_t i = 0; i < e->n_segments; i++) {
+        if (!policy_find_segment(ctx->p, e->segments[i])) {
+            return fail(ctx, "segments", "unknown segment \"%s\"",
+                        e->segments[i]);
+        }
+    }
     return true;
+}
+
+uint32_t
+policy_export_collector_set_id(const char *name)
+{
+    uint32_t hash = 2166136261u;            /* FNV-1a, 32 bits. */
+    for (const char *s = name; *s; s++) {
+        hash = (hash ^ (unsigned char) *s) * 16777619u;
+    }
+    return hash ? hash : 1;
 }
 
 static void
@@ -1941,6 +1985,7 @@ export_format(const void *obj, struct sbuf *b)
     sbuf_printf(b, "export %s %s", e->name,
                 policy_export_type_to_string(e->type));
     buf_put_list(b, " collectors=", e->collectors, e->n_collectors, false);
+    buf_put_list(b, " segments=", e->segments, e->n_segments, false);
     for (size_t i = 0; i < ARRAY_SIZE(export_options); i++) {
         const struct export_option *o = &export_options[i];
         int v = *export_option_value(e, o);
@@ -1960,6 +2005,7 @@ export_clone(void *dst_, const void *src_)
     *dst = *src;
     dst->name = xstrdup(src->name);
     dst->collectors = strv_clone(src->collectors, src->n_collectors);
+    dst->segments = strv_clone(src->segments, src->n_segments);
 }
 
 static void
@@ -1969,6 +2015,7 @@ export_destroy(void *obj)
 
     free(e->name);
     strv_free(e->collectors, e->n_collectors);
+    strv_free(e->segments, e->n_segments);
 }
 
 #define KIND(ENUM, NAME, TYPE, MEMBER, NS, ACTION, PREFIX)              \
@@ -2539,6 +2586,16 @@ find_referrer(const struct policy *p, enum kind k, const char *name,
         if (targets_name(l->targets, l->n_targets, type, name)) {
             return !set_error(error, l->line, "targets", "%s %s is still "
                               "used by limit %s", what, name, l->name);
+        }
+    }
+    for (size_t i = 0; k == K_SEGMENT && i < p->n_exports; i++) {
+        const struct policy_export *e = &p->exports[i];
+        for (size_t j = 0; j < e->n_segments; j++) {
+            if (!strcmp(e->segments[j], name)) {
+                return !set_error(error, e->line, "segments", "%s %s is "
+                                  "still used by export %s", what, name,
+                                  e->name);
+            }
         }
     }
     return false;

@@ -271,8 +271,17 @@ enum policy_export_type {
  *                                     after, 1..4200
  *     cache-max-flows ipfix           flow cache size, 1..1000000
  *
- * 0 (absent) leaves the OVS default.  At most one export per type.
- * "segments=" (per-segment export) is refused as not supported yet. */
+ * 0 (absent) leaves the OVS default.
+ *
+ * An ipfix export may name segments (segments=SEG,...): it then samples
+ * only what the vNICs of those segments send (flow-based IPFIX: a
+ * Flow_Sample_Collector_Set per export and a sample() action in the
+ * vNICs' classification flows), each packet with probability 1/sampling
+ * (default POLICY_EXPORT_SEGMENT_SAMPLING), the segment's VLAN as
+ * observation domain.  A segment is in at most one such export.  Without
+ * segments, at most one export per type (bridge-wide). */
+#define POLICY_EXPORT_SEGMENT_SAMPLING 400
+
 struct policy_export {
     char *name;
     enum policy_export_type type;
@@ -283,8 +292,15 @@ struct policy_export {
     int header;
     int active_timeout;
     int cache_max_flows;
+    char **segments;            /* ipfix only; none: bridge-wide. */
+    size_t n_segments;
     int line;
 };
+
+/* The collector set ID (Flow_Sample_Collector_Set.id and the sample
+ * action's collector_set_id) of per-segment export 'name': a hash of the
+ * name, never 0, so that it stays the same across restarts. */
+uint32_t policy_export_collector_set_id(const char *name);
 
 /* A whole policy.  Each array is in document (or insertion) order. */
 struct policy {

@@ -886,6 +886,13 @@ vswitch_db_get_export(const struct vswitch_db *db,
                                  type);
 }
 
+enum vswitch_export_state
+vswitch_db_get_export_set(const struct vswitch_db *db, const char *name)
+{
+    return vswitch_exports_set_state(db->exports, db->idl, find_bridge(db),
+                                     name);
+}
+
 bool
 vswitch_db_get_mirror(const struct vswitch_db *db, const char *name,
                       uint64_t *tx_packets, uint64_t *tx_bytes,

@@ -20,6 +20,10 @@
 struct vswitch_exports {
     /* Wanted export per type; 'name' NULL if none.  Strings owned. */
     struct vswitch_export_spec specs[VSWITCH_N_EXPORT_TYPES];
+
+    /* Wanted per-segment IPFIX exports (collector sets), owned. */
+    struct vswitch_export_spec *sets;
+    size_t n_sets;
 };
 
 /* What differs between the three tables, behind one interface.  Rows are
@@ -286,6 +290,9 @@ clear_specs(struct vswitch_exports *e)
     for (size_t t = 0; t < VSWITCH_N_EXPORT_TYPES; t++) {
         spec_destroy(&e->specs[t]);
     }
+    vswitch_export_specs_free(e->sets, e->n_sets);
+    e->sets = NULL;
+    e->n_sets = 0;
 }
 
 void
@@ -302,13 +309,15 @@ vswitch_exports_set(struct vswitch_exports *e,
                     const struct vswitch_export_spec *specs, size_t n)
 {
     clear_specs(e);
+    e->sets = xcalloc(n + 1, sizeof *e->sets);
     for (size_t i = 0; i < n; i++) {
         const struct vswitch_export_spec *src = &specs[i];
-        if ((unsigned int) src->type >= VSWITCH_N_EXPORT_TYPES
-            || e->specs[src->type].name) {
-            continue;
+        if (src->collector_set_id && src->type == VSWITCH_EXPORT_IPFIX) {
+            spec_clone(&e->sets[e->n_sets++], src);
+        } else if ((unsigned int) src->type < VSWITCH_N_EXPORT_TYPES
+                   && !src->collector_set_id && !e->specs[src->type].name) {
+            spec_clone(&e->specs[src->type], src);
         }
-        spec_clone(&e->specs[src->type], src);
     }
 }
 
@@ -330,6 +339,11 @@ vswitch_exports_register(struct ovsdb_idl *idl)
     ovsdb_idl_add_table(idl, &ovsrec_table_netflow);
     for (size_t i = 0; i < OVSREC_NETFLOW_N_COLUMNS; i++) {
         ovsdb_idl_add_column(idl, &ovsrec_netflow_columns[i]);
+    }
+    ovsdb_idl_add_table(idl, &ovsrec_table_flow_sample_collector_set);
+    for (size_t i = 0; i < OVSREC_FLOW_SAMPLE_COLLECTOR_SET_N_COLUMNS; i++) {
+        ovsdb_idl_add_column(idl,
+                             &ovsrec_flow_sample_collector_set_columns[i]);
     }
 }
 
@@ -391,6 +405,138 @@ configure_one(const struct export_class *c,
     return did;
 }
 
+/* Per-segment exports: Flow_Sample_Collector_Set rows. */
+
+static const char *
+set_name(const struct ovsrec_flow_sample_collector_set *row)
+{
+    const char *owned = smap_get(&row->external_ids, "weft-owned");
+    return (owned && !strcmp(owned, "true")
+            ? smap_get(&row->external_ids, "weft-export") : NULL);
+}
+
+/* Weft's collector set row for 'spec' on 'br', or NULL. */
+static const struct ovsrec_flow_sample_collector_set *
+find_set_row(struct ovsdb_idl *idl, const struct ovsrec_bridge *br,
+             const char *name)
+{
+    const struct ovsrec_flow_sample_collector_set *row;
+    OVSREC_FLOW_SAMPLE_COLLECTOR_SET_FOR_EACH (row, idl) {
+        const char *n = set_name(row);
+        if (row->bridge == br && n && !strcmp(n, name)) {
+            return row;
+        }
+    }
+    return NULL;
+}
+
+static const struct vswitch_export_spec *
+find_set_spec(const struct vswitch_exports *e, const char *name)
+{
+    for (size_t i = 0; e && i < e->n_sets; i++) {
+        if (!strcmp(e->sets[i].name, name)) {
+            return &e->sets[i];
+        }
+    }
+    return NULL;
+}
+
+static bool
+set_row_is_wanted(const struct ovsrec_flow_sample_collector_set *row,
+                  const struct vswitch_export_spec *spec)
+{
+    return (row->id == spec->collector_set_id && row->ipfix
+            && ipfix_matches(row->ipfix, spec));
+}
+
+/* Writes 'spec' into collector set 'row' (new if NULL) and a new IPFIX row
+ * for it: the old one, no longer referenced, goes. */
+static void
+write_set_row(struct ovsdb_idl_txn *txn, const struct ovsrec_bridge *br,
+              const struct ovsrec_flow_sample_collector_set *row,
+              const struct vswitch_export_spec *spec)
+{
+    if (!row) {
+        row = ovsrec_flow_sample_collector_set_insert(txn);
+        ovsrec_flow_sample_collector_set_set_bridge(row, br);
+        struct smap ids;
+        wanted_ids(NULL, spec, &ids);
+        ovsrec_flow_sample_collector_set_set_external_ids(row, &ids);
+        smap_destroy(&ids);
+    }
+    ovsrec_flow_sample_collector_set_set_id(row, spec->collector_set_id);
+    struct ovsrec_ipfix *ipfix = ovsrec_ipfix_insert(txn);
+    struct smap ids;
+    wanted_ids(NULL, spec, &ids);
+    ovsrec_ipfix_set_external_ids(ipfix, &ids);
+    smap_destroy(&ids);
+    ipfix_write(ipfix, spec);
+    ovsrec_flow_sample_collector_set_set_ipfix(row, ipfix);
+}
+
+static void
+configure_sets(const struct vswitch_exports *e, struct ovsdb_idl *idl,
+               const struct ovsrec_bridge *br, struct ovsdb_idl_txn **txnp,
+               struct ds *what)
+{
+    if (!ovsdb_idl_server_has_table(idl,
+                                    &ovsrec_table_flow_sample_collector_set)) {
+        return;
+    }
+    size_t n_add = 0, n_update = 0, n_remove = 0;
+    const struct ovsrec_flow_sample_collector_set *row;
+    OVSREC_FLOW_SAMPLE_COLLECTOR_SET_FOR_EACH_SAFE (row, idl) {
+        const char *name = set_name(row);
+        if (row->bridge != br || !name || find_set_spec(e, name)) {
+            continue;
+        }
+        if (!*txnp) {
+            *txnp = ovsdb_idl_txn_create(idl);
+        }
+        ovsrec_flow_sample_collector_set_delete(row);
+        n_remove++;
+    }
+    for (size_t i = 0; i < e->n_sets; i++) {
+        const struct vswitch_export_spec *spec = &e->sets[i];
+        row = find_set_row(idl, br, spec->name);
+        if (row && set_row_is_wanted(row, spec)) {
+            continue;
+        }
+        if (!*txnp) {
+            *txnp = ovsdb_idl_txn_create(idl);
+        }
+        write_set_row(*txnp, br, row, spec);
+        if (row) {
+            n_update++;
+        } else {
+            n_add++;
+        }
+    }
+    if (n_add || n_update || n_remove) {
+        ds_put_format(what, "%scollector sets (+%zu ~%zu -%zu)",
+                      what->length ? ", " : "", n_add, n_update, n_remove);
+    }
+}
+
+enum vswitch_export_state
+vswitch_exports_set_state(const struct vswitch_exports *e,
+                          struct ovsdb_idl *idl,
+                          const struct ovsrec_bridge *br, const char *name)
+{
+    if (!ovsdb_idl_server_has_table(idl,
+                                    &ovsrec_table_flow_sample_collector_set)) {
+        return VSWITCH_EXPORT_UNSUPPORTED;
+    }
+    const struct vswitch_export_spec *spec = find_set_spec(e, name);
+    const struct ovsrec_flow_sample_collector_set *row
+        = br ? find_set_row(idl, br, name) : NULL;
+    if (!spec) {
+        return row ? VSWITCH_EXPORT_PENDING : VSWITCH_EXPORT_NONE;
+    }
+    return (row && set_row_is_wanted(row, spec) ? VSWITCH_EXPORT_INSTALLED
+            : VSWITCH_EXPORT_PENDING);
+}
+
 void
 vswitch_exports_configure(const struct vswitch_exports *e,
                           struct ovsdb_idl *idl,
@@ -400,6 +546,7 @@ vswitch_exports_configure(const struct vswitch_exports *e,
     if (!e) {
         return;
     }
+    configure_sets(e, idl, br, txnp, what);
     for (size_t t = 0; t < VSWITCH_N_EXPORT_TYPES; t++) {
         const struct export_class *c = &classes[t];
         if (!ovsdb_idl_server_has_table(idl, c->table)) {

@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct vswitch_db;
 
@@ -42,10 +43,17 @@ struct vswitch_export_spec {
     const char *agent;              /* sFlow agent address, or NULL. */
     int active_timeout;             /* NetFlow; IPFIX cache_active_timeout. */
     int cache_max_flows;            /* IPFIX. */
+
+    /* IPFIX only: nonzero for a per-segment export, a
+     * Flow_Sample_Collector_Set row of this ID (with its own IPFIX row)
+     * that sample() actions in the flows feed, instead of the bridge's
+     * IPFIX column. */
+    uint32_t collector_set_id;
 };
 
 /* Sets the complete list of Weft's exports on this host (copied), at most
- * one per type (later ones of a type are ignored).  Until the first call
+ * one bridge-wide export per type (later ones of a type are ignored), and
+ * any number of per-segment IPFIX exports.  Until the first call
  * the export columns are left as they are: a restarted weftd touches
  * nothing before it knows the policy. */
 void vswitch_db_set_exports(struct vswitch_db *,
@@ -69,6 +77,11 @@ const char *vswitch_export_state_to_string(enum vswitch_export_state);
 /* What the database says about the bridge's export of 'type'. */
 enum vswitch_export_state vswitch_db_get_export(const struct vswitch_db *,
                                                 enum vswitch_export_type);
+
+/* What the database says about per-segment export 'name' (its collector
+ * set). */
+enum vswitch_export_state vswitch_db_get_export_set(const struct vswitch_db *,
+                                                    const char *name);
 
 /* For vswitch-db.c. */
 
@@ -95,6 +108,11 @@ void vswitch_exports_configure(const struct vswitch_exports *,
                                struct ovsdb_idl *,
                                const struct ovsrec_bridge *,
                                struct ovsdb_idl_txn **txnp, struct ds *what);
+
+/* The state of 'br's per-segment export 'name' against 'exports'. */
+enum vswitch_export_state vswitch_exports_set_state(
+    const struct vswitch_exports *, struct ovsdb_idl *,
+    const struct ovsrec_bridge *, const char *name);
 
 /* The state of 'br's export of 'type' against 'exports'. */
 enum vswitch_export_state vswitch_exports_state(

@@ -75,14 +75,17 @@ COL=$SUB.254    # ul0 in the core namespace: the hosts' underlay peer
 write_config
 lab vm-add h1 web1 --ip 10.0.0.11/24 --segment web >/dev/null
 lab vm-add h2 web2 --ip 10.0.0.12/24 --segment web >/dev/null
+lab vm-add h1 db1 --ip 10.0.1.11/24 --segment db >/dev/null
+lab vm-add h2 db2 --ip 10.0.1.12/24 --segment db >/dev/null
 start_weftd
 wait_until 30 "hosts ready" hosts_ready 2
 weftctl set-policy - >/dev/null <<'EOP' || fail "set-policy"
 segment web vlan=100 vni=5001
+segment db vlan=200 vni=5002
 EOP
 wait_until 30 "web1 -> web2" can_ping web1 10.0.0.12
 
-lab exec core python3 "$COLLECTOR" "$RECORDS" "$COL" 6343 2055 4739 \
+lab exec core python3 "$COLLECTOR" "$RECORDS" "$COL" 6343 2055 4739 4740 \
     >"$T/collector.log" 2>&1 &
 echo $! >"$T/collector.pid"
 wait_until 10 "collector listening" grep -q listening "$RECORDS"
@@ -105,8 +108,10 @@ expect_refused 'sampling: export e: "-1" is not a number' \
     e ipfix collectors=$COL:4739 sampling=-1
 expect_refused 'polling: export e: polling does not apply to netflow' \
     e netflow collectors=$COL:2055 polling=5
-expect_refused 'segments: export e: per-segment export is not supported yet' \
-    e ipfix collectors=$COL:4739 segments=web
+expect_refused 'segments: export e: only an ipfix export can be per segment' \
+    e sflow collectors=$COL:6343 segments=web
+expect_refused 'segments: export e: unknown segment "nope"' \
+    e ipfix collectors=$COL:4739 segments=nope
 expect_refused 'type: export e: missing type' e collectors=$COL:6343
 printf 'segment web vlan=100 vni=5001\nexport x sflow collectors=%s:99999\n' \
     "$COL" >"$T/bad.policy"
@@ -261,5 +266,72 @@ done
 [ "$(weftctl --format json export-list)" = "[]" ] || fail "exports left"
 can_ping web1 10.0.0.12 || fail "traffic broken"
 pass "deleting exports removes their rows; sFlow records stop"
+
+# 9. Per-segment IPFIX: only what segment web's vNICs send, to its own
+#    collector, with web's VLAN as observation domain.
+# ipfix_at PORT [DOMAIN]: IPFIX datagrams received on PORT (from DOMAIN);
+# ipfix_data PORT: their data sets.
+ipfix_at() {
+    python3 - "$RECORDS" "$@" <<'EOF'
+import json, sys
+path, port = sys.argv[1], int(sys.argv[2])
+domain = int(sys.argv[3]) if len(sys.argv) > 3 else None
+n = 0
+for line in open(path):
+    r = json.loads(line)
+    n += (r.get("proto") == "ipfix" and r.get("port") == port
+          and (domain is None or r.get("domain") == domain))
+print(n)
+EOF
+}
+ipfix_data() {
+    python3 - "$RECORDS" "$1" <<'EOF'
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("proto") == "ipfix" and r.get("port") == int(sys.argv[2]):
+        n += r.get("data_sets", 0)
+print(n)
+EOF
+}
+weftctl export-add seg ipfix collectors=$COL:4740 segments=web sampling=1 \
+    >/dev/null || fail "export-add seg"
+for h in h1 h2; do
+    wait_until 15 "seg installed on $h" installed_on seg $h
+done
+[ "$(vsctl h1 --bare --columns=id list Flow_Sample_Collector_Set)" != "" ] \
+    || fail "no collector set on h1"
+weftctl dump-flows h1 | grep -q "sample(probability=65535,collector_set_id=.*obs_domain_id=100" \
+    || fail "no sample() in h1's flows: $(weftctl dump-flows h1 | grep 'table=0')"
+weftctl dump-flows h1 | grep "sample(" | grep -q "200->reg6" \
+    && fail "segment db's vNIC is sampled"
+# The VMs' own background (IPv6 neighbor discovery...) is sampled too:
+# what counts is that db's pings add nothing and web's pings add records,
+# all from domain 100.
+sleep 3
+before=$(ipfix_data 4740)
+vm_exec db1 ping -q -c 10 -i 0.2 -W 1 10.0.1.12 >/dev/null || fail "db1 -> db2"
+sleep 3
+db_added=$(( $(ipfix_data 4740) - before ))
+before=$(ipfix_data 4740)
+traffic 3
+wait_until 20 "per-segment IPFIX" \
+    eval '[ $(( $(ipfix_data 4740) - before )) -ge 10 ]'
+web_added=$(( $(ipfix_data 4740) - before ))
+[ "$db_added" -lt 5 ] || fail "$db_added IPFIX data sets during db's pings"
+# Domain 0: the exporter's own messages (OVS sends a few per collector
+# set), not samples.
+[ "$(ipfix_at 4740)" = "$(( $(ipfix_at 4740 100) + $(ipfix_at 4740 0) ))" ] \
+    || fail "per-segment IPFIX from another observation domain:" \
+            "$(grep '"port": 4740' "$RECORDS" | sort | uniq -c)"
+pass "per-segment IPFIX: web's pings added $web_added data sets (domain 100), db's pings $db_added"
+weftctl export-del seg >/dev/null || fail "export-del seg"
+for h in h1 h2; do
+    wait_until 15 "collector set gone on $h" eval \
+        "[ \$(rows $h Flow_Sample_Collector_Set) = 0 ]"
+done
+wait_until 15 "sample() gone" eval '! weftctl dump-flows h1 | grep -q "sample("'
+pass "per-segment export deleted: collector sets and sample() actions gone"
 log "test took $((SECONDS - start_time)) s"
 finish

@@ -1399,6 +1399,44 @@ test_limits(void **state)
     policy_destroy(policy);
 }
 
+/* Per-segment IPFIX: a sample() action in the table 0 flow of each local
+ * vNIC of a sampled segment, after its meter; other segments untouched. */
+static void
+test_samples(void **state)
+{
+    struct pipeline_vnic vnics[] = {
+        VNIC("h1", "vm1", "t1", "52:54:00:00:00:01", "web", 1),
+        VNIC("h1", "vm2", "t2", "52:54:00:00:00:02", "db", 2),
+    };
+    struct policy *policy = parse_policy(
+        "segment web vlan=100\nsegment db vlan=200\n"
+        "limit cap targets=vnic:vm1 rate=1mbit direction=ingress\n");
+    struct pipeline_sample samples[] = {
+        { .segment = "web", .collector_set_id = 77, .probability = 163 },
+    };
+    struct pipeline_input in = {
+        .policy = policy,
+        .vnics = vnics,
+        .n_vnics = ARRAY_SIZE(vnics),
+        .samples = samples,
+        .n_samples = ARRAY_SIZE(samples),
+    };
+
+    (void) state;
+    char *text = compute(&in, "h1");
+    check_has_line(text, "table=0, priority=100, cookie=0x570142fa98c09172, "
+                   "in_port=1 actions=meter:1459617793,sample(probability="
+                   "163,collector_set_id=77,obs_domain_id=100,"
+                   "obs_point_id=1),set_field:1->reg5,set_field:100->reg6,"
+                   "goto_table:10");
+    check_has_line(text, "table=0, priority=100, cookie=0x570145fa98c0949b, "
+                   "in_port=2 actions=set_field:2->reg5,set_field:200->reg6,"
+                   "goto_table:10");
+    assert_int_equal(count(text, "sample("), 1);
+    free(text);
+    policy_destroy(policy);
+}
+
 int
 main(void)
 {
@@ -1420,6 +1458,7 @@ main(void)
         cmocka_unit_test(test_trace),
         cmocka_unit_test(test_uplink_trunk),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_samples),
     };
     return cmocka_run_group_tests_name("pipeline", tests, NULL, NULL);
 }

@@ -1090,10 +1090,18 @@ static const struct bad_case bad_export_cases[] = {
       "netflow (only to ipfix)" },
     { "export e ipfix collectors=10.0.0.1:4739 active-timeout=5000\n", 1,
       "active-timeout", "export e: 5000 is out of range 1..4200" },
+    { "segment web vlan=1\nexport e sflow collectors=10.0.0.1:6343 "
+      "segments=web\n", 2, "segments", "export e: only an ipfix export can "
+      "be per segment (OVS exports sflow from a whole bridge)" },
+    { "export e ipfix collectors=10.0.0.1:4739 segments=web\n", 1,
+      "segments", "export e: unknown segment \"web\"" },
     { "segment web vlan=1\nexport e ipfix collectors=10.0.0.1:4739 "
-      "segments=web\n", 2, "segments", "export e: per-segment export is not "
-      "supported yet: an export covers every managed bridge (leave out "
-      "segments=)" },
+      "segments=web,web\n", 2, "segments",
+      "export e: \"web\" is listed twice" },
+    { "segment web vlan=1\nexport a ipfix collectors=10.0.0.1:4739 "
+      "segments=web\nexport b ipfix collectors=10.0.0.2:4739 "
+      "segments=web\n", 3, "segments", "export b: segment web is already "
+      "exported by export a (line 2)" },
     { "export e sflow collectors=10.0.0.1:6343 rate=5\n", 1, "rate",
       "export e: unknown key \"rate\" (expected sflow, ipfix, netflow, "
       "collectors, sampling, polling, header, active-timeout, "
@@ -1106,6 +1114,37 @@ static const struct bad_case bad_export_cases[] = {
       "10.0.0.1:4,10.0.0.1:5,10.0.0.1:6,10.0.0.1:7,10.0.0.1:8,10.0.0.1:9\n",
       1, "collectors", "export a: 9 collectors, at most 8" },
 };
+
+/* Per-segment IPFIX: several exports, beside a bridge-wide one. */
+static void
+test_segment_exports(void **state)
+{
+    (void) state;
+    struct policy *p = parse_ok(
+        "segment web vlan=100\nsegment db vlan=200\n"
+        "export all ipfix collectors=192.0.2.9:4739\n"
+        "export w ipfix collectors=192.0.2.9:4740 segments=web sampling=10\n"
+        "export d ipfix collectors=192.0.2.9:4741 segments=db\n");
+    const struct policy_export *w = policy_find_export(p, "w");
+    assert_int_equal(w->n_segments, 1);
+    assert_string_equal(w->segments[0], "web");
+    assert_int_not_equal(policy_export_collector_set_id("w"),
+                         policy_export_collector_set_id("d"));
+    assert_int_not_equal(policy_export_collector_set_id(""), 0);
+
+    char *text = policy_format(p);
+    assert_non_null(strstr(text, "export w ipfix collectors=192.0.2.9:4740 "
+                           "segments=web sampling=10\n"));
+    struct policy *q = parse_ok(text);
+    assert_true(policy_equal(p, q));
+
+    struct policy_error error;
+    assert_int_equal(policy_del(p, "segment", "db", &error), EINVAL);
+    assert_string_equal(error.msg, "segment db is still used by export d");
+    free(text);
+    policy_destroy(p);
+    policy_destroy(q);
+}
 
 static void
 test_export_errors(void **state)
@@ -1133,6 +1172,7 @@ main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_exports),
         cmocka_unit_test(test_export_errors),
+        cmocka_unit_test(test_segment_exports),
     };
     return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
 }

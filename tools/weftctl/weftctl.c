@@ -852,6 +852,13 @@ format_exports(const msgpack_object *r, const struct weftctl_reply_info *info)
         put_str(get(e, "type"), "?", 8);
         printf(" %-9s ", installed);
         put_names(get(e, "collectors"));
+        const msgpack_object *segs = get(e, "segments");
+        if (segs && segs->type == MSGPACK_OBJECT_ARRAY
+            && segs->via.array.size) {
+            fputs(" (segments ", stdout);
+            put_names(segs);
+            putchar(')');
+        }
         putchar('\n');
 
         const msgpack_object *hosts = get(e, "hosts");
