@@ -32,6 +32,7 @@
 #include "policy.h"
 #include "rpc.h"
 #include "verify.h"
+#include "verify-probe.h"
 #include "weftd.h"
 #include "xalloc.h"
 
@@ -1055,6 +1056,23 @@ verify_ready(struct verify_net *net, void *ctx_)
 }
 
 static void
+probe_done(void *req_, const char *details,
+           const struct verify_probe_report *rep)
+{
+    struct rpc_request *req = req_;
+    msgpack_packer *pk = rpc_reply_begin(req);
+    msgpack_pack_map(pk, 7);
+    rpc_pack_kv_bool(pk, "probe", true);
+    rpc_pack_kv_uint(pk, "copies", VERIFY_PROBE_COPIES);
+    rpc_pack_kv_uint(pk, "probes", rep->n_probes);
+    rpc_pack_kv_uint(pk, "mismatches", rep->n_mismatches);
+    rpc_pack_kv_uint(pk, "inconclusive", rep->n_inconclusive);
+    rpc_pack_kv_uint(pk, "not_sent", rep->n_not_sent);
+    rpc_pack_kv_string(pk, "details", details);
+    rpc_reply_end(req);
+}
+
+static void
 m_verify(struct rpc_request *req, const msgpack_object *params, void *d_)
 {
     struct weftd *d = d_;
@@ -1067,6 +1085,12 @@ m_verify(struct rpc_request *req, const msgpack_object *params, void *d_)
     if (host && !weftd_find_host(d, host)) {
         rpc_reply_errorf(req, "not-found", "host", 0, "no host named "
                          "\"%s\"", host);
+        free_args(argv, argc);
+        return;
+    }
+
+    if (option_bool(params, "probe")) {
+        verify_probe_start(d, host, probe_done, req);
         free_args(argv, argc);
         return;
     }

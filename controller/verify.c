@@ -288,10 +288,6 @@ verify_trace(const struct weftd *d, const struct verify_net *net,
 
 /* Probe classes. */
 
-struct probe {
-    int proto, port;
-};
-
 static bool
 rules_cover_port(const struct policy *p, int proto, int port)
 {
@@ -307,7 +303,7 @@ rules_cover_port(const struct policy *p, int proto, int port)
 }
 
 static void
-add_probe(struct probe **probes, size_t *n, int proto, int port)
+add_probe(struct verify_probe_class **probes, size_t *n, int proto, int port)
 {
     for (size_t i = 0; i < *n; i++) {
         if ((*probes)[i].proto == proto && (*probes)[i].port == port) {
@@ -315,16 +311,16 @@ add_probe(struct probe **probes, size_t *n, int proto, int port)
         }
     }
     *probes = xrealloc(*probes, (*n + 1) * sizeof **probes);
-    (*probes)[(*n)++] = (struct probe) { proto, port };
+    (*probes)[(*n)++] = (struct verify_probe_class) { proto, port };
 }
 
 /* icmp, icmp6; for tcp and udp, the first port of each range the rules
  * name, and one that no rule names. */
-static size_t
-make_probes(const struct policy *p, struct probe **probesp)
+size_t
+verify_make_probes(const struct policy *p, struct verify_probe_class **probesp)
 {
     static const int protos[] = { POLICY_PROTO_TCP, POLICY_PROTO_UDP };
-    struct probe *probes = NULL;
+    struct verify_probe_class *probes = NULL;
     size_t n = 0;
 
     add_probe(&probes, &n, POLICY_PROTO_ICMP, 0);
@@ -404,8 +400,8 @@ verify_run(const struct weftd *d, const struct verify_net *net,
            const struct pipeline_plan *plan, const char *host, FILE *out,
            struct verify_report *rep)
 {
-    struct probe *probes;
-    size_t n_probes = make_probes(d->policy.current, &probes);
+    struct verify_probe_class *probes;
+    size_t n_probes = verify_make_probes(d->policy.current, &probes);
     size_t n_vnics = pipeline_plan_n_vnics(plan);
     FILE *null = fopen("/dev/null", "w");
     bool *reported = xcalloc(net->n_hosts + 1, sizeof *reported);

@@ -58,6 +58,17 @@ struct verify_report {
 
 #define VERIFY_MAX_CHECKS 200000
 
+/* A probe class: a protocol (POLICY_PROTO_*) and, for tcp and udp, a
+ * destination port. */
+struct verify_probe_class {
+    int proto, port;
+};
+
+/* The probe classes of 'policy' (see verify_run()); caller frees. */
+struct policy;
+size_t verify_make_probes(const struct policy *,
+                          struct verify_probe_class **);
+
 /* For every ordered pair of placed vNICs (with 'host' nonnull: whose source
  * is on 'host') and each probe class (icmp, icmp6, and for tcp and udp the
  * first port of each port range the rules name plus one port no rule

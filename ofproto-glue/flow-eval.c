@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "classifier.h"
-#include "flow.h"
+#include "dp-packet.h"
+#include "lib/flow.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/match.h"
 #include "openvswitch/meta-flow.h"
@@ -428,6 +429,22 @@ flow_eval_run(const struct flow_eval *fe, const struct flow_eval_packet *p,
     memset(result, 0, sizeof *result);
     packet_to_flow(p, &ctx.flow);
     eval_table(&ctx, 0, 0);
+}
+
+void *
+flow_eval_packet_compose(const struct flow_eval_packet *p, size_t *len)
+{
+    static const char payload[] = "weft verify --probe";
+    struct flow flow;
+    struct dp_packet packet;
+
+    packet_to_flow(p, &flow);
+    dp_packet_init(&packet, 128);
+    flow_compose(&packet, &flow, payload, sizeof payload);
+    *len = dp_packet_size(&packet);
+    void *data = xmemdup(dp_packet_data(&packet), *len);
+    dp_packet_uninit(&packet);
+    return data;
 }
 
 void

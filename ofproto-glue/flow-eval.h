@@ -93,4 +93,9 @@ void flow_eval_run(const struct flow_eval *, const struct flow_eval_packet *,
                    struct flow_eval_result *result);
 void flow_eval_result_destroy(struct flow_eval_result *);
 
+/* The bytes of 'packet' as a VM would send it (Ethernet, IPv4 or IPv6,
+ * ICMP echo request, TCP SYN or UDP with a few bytes of payload, checksums
+ * set), for a real probe.  Returns malloc'd memory, its size in '*len'. */
+void *flow_eval_packet_compose(const struct flow_eval_packet *, size_t *len);
+
 #endif /* flow-eval.h */

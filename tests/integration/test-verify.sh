@@ -3,8 +3,9 @@
 # verify, issue 6's trace) on a 2-host lab: every pair agrees with the
 # policy; trace names the rule's flows on both hosts; a flow deleted behind
 # Weft's back is found (a mismatch naming the pair and the rule), then
-# repaired, and traffic flows again; a host whose switch is down is
-# reported and the others are still checked.
+# repaired, and traffic flows again; verify --probe sends real packets and
+# catches an operator's drop flow that the flow evaluator cannot see; a
+# host whose switch is down is reported and the others are still checked.
 LAB_NAME=wtvfy
 . "$(dirname "$0")/lib.sh"
 
@@ -82,7 +83,26 @@ weftctl verify >"$T/verify" || fail "still mismatches: $(cat "$T/verify")"
 grep -q "differ" "$T/verify" && fail "drift left: $(cat "$T/verify")"
 pass "repaired by the reconciler: lab1 -> lab2 pings again, verify clean"
 
-# 4. A host whose switch is down: reported, the others still checked.
+# 4. --probe: real packets through the switches.  An operator's own drop
+#    flow (not Weft's: not read back) fools the flow evaluator, not the
+#    probes.
+weftctl verify --probe h1 >"$T/probe" || fail "verify --probe: $(cat "$T/probe")"
+grep -q "real packets: 40 probes (10 copies each), 0 mismatches" "$T/probe" \
+    || fail "verify --probe: $(cat "$T/probe")"
+pass "verify --probe h1: 40 probes of real packets, all as the policy says"
+port=$(weftctl --format json list-ports | python3 -c '
+import json, sys
+print(next(p["ofport"] for p in json.load(sys.stdin) if p["vm"] == "lab1"))')
+ofctl h1 add-flow br-int "table=0,priority=500,in_port=$port,icmp,actions=drop"
+weftctl verify >/dev/null || fail "the flow evaluator saw the operator's flow"
+weftctl verify --probe h1 >"$T/probe" && fail "--probe missed the drop flow"
+grep -q "MISMATCH lab1/.* (h1) -> lab2/.* (h2) icmp: the policy allows it; the real packets were dropped" \
+    "$T/probe" || fail "no probe mismatch: $(cat "$T/probe")"
+pass "an operator's drop flow: only --probe sees lab1 -> lab2 icmp dropped"
+ofctl h1 del-flows --strict br-int "table=0,priority=500,in_port=$port,icmp"
+weftctl verify --probe h1 >/dev/null || fail "probe mismatch after cleanup"
+
+# 5. A host whose switch is down: reported, the others still checked.
 lab restart h2 ovs-vswitchd --down 15 >"$T/restart.log" 2>&1 &
 restart_pid=$!
 wait_until 15 "h2's switch gone" switch_gone h2
@@ -98,9 +118,11 @@ wait_until 30 "h2 back" hosts_ready 2
 wait_until 30 "flows in sync" all_synced
 weftctl verify >/dev/null || fail "verify after h2 came back"
 
-# 5. Bad input.
+# 6. Bad input.
 weftctl verify h9 >"$T/out" 2>&1 && fail "verify of an unknown host"
 grep -q 'no host named "h9"' "$T/out" || fail "$(cat "$T/out")"
-pass "verify of an unknown host: a clear error"
+weftctl trace --probe web1 db1 >"$T/out" 2>&1 && fail "trace --probe"
+grep -q -- "--probe only goes with verify" "$T/out" || fail "$(cat "$T/out")"
+pass "verify of an unknown host, --probe elsewhere: clear errors"
 
 finish

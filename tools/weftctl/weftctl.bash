@@ -9,7 +9,7 @@ _weftctl() {
         mirror-show limit-add limit-del limit-list export-add export-del
         export-list policy-history policy-rollback
         app-load app-unload app-reload app-list"
-    local options="--socket --format --timeout --dry-run --help --version"
+    local options="--socket --format --timeout --dry-run --probe --help --version"
 
     case $prev in
     --socket|-s) _filedir; return ;;

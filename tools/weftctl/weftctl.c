@@ -47,6 +47,7 @@ enum {
     CMD_READS_FILE = 1 << 0,    /* First argument is FILE or "-": sent as
                                  * its contents, followed by its name. */
     CMD_CHANGES = 1 << 1,       /* Changes the policy: takes --dry-run. */
+    CMD_PROBES = 1 << 3,        /* Takes --probe. */
     CMD_PATH_ARG = 1 << 2,      /* First argument is a path, sent absolute
                                  * (weftd runs elsewhere). */
 };
@@ -114,9 +115,9 @@ static const struct weftctl_command commands[] = {
     { "trace", 2, 3, "SRC DST [tcp/PORT|udp/PORT|icmp]", "trace",
       "what happens to such a packet, and which rule decides, by the "
       "policy and by the flows the switches have", format_trace, 0 },
-    { "verify", 0, 1, "[HOST]", "verify",
-      "check every pair of vNICs: the switches' flows do what the policy "
-      "says", format_verify, 0 },
+    { "verify", 0, 1, "[--probe] [HOST]", "verify",
+      "check every pair of vNICs: the switches' flows (or, with --probe, "
+      "real packets) do what the policy says", format_verify, CMD_PROBES },
     { "set-policy", 1, 1, "FILE|-", "set-policy",
       "replace the whole policy (validated whole)", format_change,
       CMD_READS_FILE | CMD_CHANGES },
@@ -191,6 +192,7 @@ usage(FILE *out)
             "      --dry-run         for policy changes: validate and show "
             "the changes,\n"
             "                        change nothing\n"
+            "      --probe           for verify: send real packets\n"
             "  -h, --help            this help\n"
             "  -V, --version         print the version\n",
             DEFAULT_TIMEOUT);
@@ -741,6 +743,17 @@ format_verify(const msgpack_object *r, const struct weftctl_reply_info *info)
 {
     (void) info;
     put_str(get(r, "details"), "", 0);
+    if (get_bool(r, "probe")) {
+        printf("real packets: %lld probes (%lld copies each), %lld "
+               "mismatches, %lld inconclusive, %lld not sent\n",
+               get_int(r, "probes"), get_int(r, "copies"),
+               get_int(r, "mismatches"),
+               get_int(r, "inconclusive"), get_int(r, "not_sent"));
+        if (get_int(r, "mismatches")) {
+            exit_status = 1;
+        }
+        return;
+    }
     printf("%lld vNICs, %lld probes per pair: %lld checked, %lld "
            "mismatches, %lld not checked%s\n", get_int(r, "vnics"),
            get_int(r, "probes_per_pair"), get_int(r, "checks"),
@@ -1186,6 +1199,7 @@ main(int argc, char *argv[])
         { "format", required_argument, NULL, 'f' },
         { "timeout", required_argument, NULL, 't' },
         { "dry-run", no_argument, NULL, 'D' },
+        { "probe", no_argument, NULL, 'P' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -1193,6 +1207,7 @@ main(int argc, char *argv[])
     const char *target = getenv("WEFT_SOCKET");
     bool json = false;
     bool dry_run = false;
+    bool probe = false;
     double timeout = DEFAULT_TIMEOUT;
 
     if (!target || !target[0]) {
@@ -1213,6 +1228,9 @@ main(int argc, char *argv[])
             break;
         case 'D':
             dry_run = true;
+            break;
+        case 'P':
+            probe = true;
             break;
         case 'f':
             if (!strcmp(optarg, "json")) {
@@ -1263,6 +1281,8 @@ main(int argc, char *argv[])
     for (int i = optind + 1; i < argc; i++) {
         if (!strcmp(argv[i], "--dry-run")) {
             dry_run = true;
+        } else if (!strcmp(argv[i], "--probe")) {
+            probe = true;
         } else {
             args[n_args++] = argv[i];
         }
@@ -1294,6 +1314,13 @@ main(int argc, char *argv[])
         usage_error("--dry-run only goes with commands that change the "
                     "policy");
     }
+    if (probe && !(cmd->flags & CMD_PROBES)) {
+        usage_error("--probe only goes with verify");
+    }
+    if (probe && timeout == DEFAULT_TIMEOUT) {
+        /* A quarter of a second per probe, one at a time. */
+        timeout = 3600;
+    }
     char *file_text = NULL;
     if (cmd->flags & CMD_READS_FILE) {
         file_text = read_file(args[0]);
@@ -1317,7 +1344,8 @@ main(int argc, char *argv[])
     const uint32_t msgid = 1;
     msgpack_sbuffer_init(&sbuf);
     msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
-    int n_params = n_args + (file_text != NULL) + (dry_run ? 1 : 0);
+    int n_params = (n_args + (file_text != NULL)
+                    + (dry_run || probe ? 1 : 0));
     rpc_pack_request_header(&pk, msgid, cmd->method, n_params);
     if (file_text) {
         /* The document, then its name for error messages. */
@@ -1329,9 +1357,9 @@ main(int argc, char *argv[])
             rpc_pack_string(&pk, args[i]);
         }
     }
-    if (dry_run) {
+    if (dry_run || probe) {
         msgpack_pack_map(&pk, 1);
-        rpc_pack_kv_bool(&pk, "dry_run", true);
+        rpc_pack_kv_bool(&pk, dry_run ? "dry_run" : "probe", true);
     }
     send_all(fd, target, sbuf.data, sbuf.size, deadline);
     msgpack_sbuffer_destroy(&sbuf);
