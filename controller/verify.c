@@ -110,6 +110,7 @@ verify_net_refresh(struct weftd *d, verify_net_ready_cb *cb, void *aux)
                 };
             }
         }
+        free(peers);
         net->names[i] = xstrdup(host_get_name(h));
         nh->name = net->names[i];
         nh->tunnels = tunnels;
