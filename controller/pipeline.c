@@ -745,7 +745,8 @@ plan_limits(struct pipeline_plan *plan)
 uint32_t
 pipeline_meter_id(int ofport, bool receives)
 {
-    return WEFT_METER_MARK_VALUE | (receives ? 0x10000 : 0) | (ofport & 0xffff);
+    return (WEFT_METER_MARK_VALUE | (receives ? 0x10000 : 0)
+            | (ofport & 0xffff));
 }
 
 /* Adds the meter of 'vl' for 'ofport' to the host's set and returns the

@@ -182,12 +182,6 @@ find_vnic(const struct pipeline_plan *plan, const char *host, const char *tap)
     return NULL;
 }
 
-static const char *
-proto_name(int proto)
-{
-    return policy_proto_to_string(proto);
-}
-
 /* Trace steps, written with the owner of each flow. */
 struct step_out {
     const struct weftd *d;
@@ -203,14 +197,13 @@ write_step(void *aux, const char *host, uint64_t cookie, const char *text)
     if (!owner && cookie == weft_cookie(WEFT_COOKIE_PIPELINE, 0)) {
         owner = xstrdup("table default");
     }
-    if (s->out) {
-        fprintf(s->out, "%s: %s%s%s%s\n", host, text, owner ? " [" : "",
-                owner ? owner : "", owner ? "]" : "");
-    }
     free(s->last);
     s->last = xasprintf("%s: %s%s%s%s", host, text, owner ? " [" : "",
                         owner ? owner : "", owner ? "]" : "");
     free(owner);
+    if (s->out) {
+        fprintf(s->out, "%s\n", s->last);
+    }
 }
 
 static void
@@ -230,8 +223,9 @@ run_probe(const struct verify_net *net, const struct pipeline_vnic *src,
     struct flow_eval_packet p;
     net_trace_packet(src, dst, q->proto, q->port, &p);
     if (steps && steps->out) {
-        fprintf(steps->out, "packet: %s from %s/%s (%s, ", proto_name(q->proto),
-                src->vm, src->tap, src->mac);
+        fprintf(steps->out, "packet: %s from %s/%s (%s, ",
+                policy_proto_to_string(q->proto), src->vm, src->tap,
+                src->mac);
         put_address(steps->out, &p, p.nw_src);
         fprintf(steps->out, ") to %s/%s (%s, ", dst->vm, dst->tap, dst->mac);
         put_address(steps->out, &p, p.nw_dst);
@@ -384,7 +378,8 @@ report_mismatch(const struct weftd *d, const struct verify_net *net,
     char *reason = policy_reason(plan, q);
 
     fprintf(out, "MISMATCH %s/%s (%s) -> %s/%s (%s) %s", src->vm, src->tap,
-            src->host, dst->vm, dst->tap, dst->host, proto_name(q->proto));
+            src->host, dst->vm, dst->tap, dst->host,
+            policy_proto_to_string(q->proto));
     if (q->port) {
         fprintf(out, "/%d", q->port);
     }
