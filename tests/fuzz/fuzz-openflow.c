@@ -6,7 +6,9 @@
  * the handlers of packet-ins, flow-removed, errors, multipart and bundle
  * replies); then the connection closes. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -71,6 +73,33 @@ init(void)
     }
 }
 
+/* connect() that survives libFuzzer's SIGALRM (its -timeout watchdog):
+ * an interrupted connect goes on in the background, so wait for it to
+ * finish instead of calling connect() again. */
+static int
+connect_retrying(int fd, const struct sockaddr_in *sin)
+{
+    if (!connect(fd, (const struct sockaddr *) sin, sizeof *sin)) {
+        return 0;
+    }
+    if (errno != EINTR) {
+        return -1;
+    }
+    struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+    int n;
+    do {
+        n = poll(&pfd, 1, 1000);
+    } while (n < 0 && errno == EINTR);
+
+    int error = 0;
+    socklen_t len = sizeof error;
+    if (n != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len)
+        || error) {
+        return -1;
+    }
+    return 0;
+}
+
 static void
 run(int n)
 {
@@ -116,7 +145,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fd < 0
         || setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, sizeof linger)
         || bind(fd, (struct sockaddr *) &src, sizeof src)
-        || connect(fd, (struct sockaddr *) &sin, sizeof sin)) {
+        || connect_retrying(fd, &sin)) {
+        perror("fuzz-openflow: connecting to the listener");
         abort();
     }
     run(5);
