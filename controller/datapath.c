@@ -26,6 +26,9 @@ datapath_init(struct datapath *dp, long long int now_ms)
 {
     memset(dp, 0, sizeof *dp);
     dp->started_ms = now_ms;
+
+    const char *check = getenv("WEFT_CHECK_INCREMENTAL");
+    dp->check_incremental = check && !strcmp(check, "1");
 }
 
 static uint64_t
@@ -281,6 +284,59 @@ compute_host_flows(const struct pipeline_plan *plan,
     weft_flow_set_sort(flows);
 }
 
+/* The digest of what compute_host_flows() reads for 'h'. */
+static uint64_t
+host_flows_digest(const struct pipeline_plan *plan,
+                  const struct mirror_plan *mirrors, const struct host *h)
+{
+    const char *name = host_get_name(h);
+    uint64_t digest = pipeline_plan_host_digest(plan, name);
+
+    for (size_t i = 0; i < mirrors->n_deliveries; i++) {
+        const struct mirror_delivery *m = &mirrors->deliveries[i];
+        if (!strcmp(m->host, name)) {
+            int ofport = (m->ofport ? m->ofport
+                          : host_get_port_ofport(h, m->port));
+            digest = mix(mix(digest, m->key), ofport);
+        }
+    }
+    digest = mix(digest, host_get_mirror_epoch(h));
+    return digest ? digest : 1;
+}
+
+/* Computes the flows of 'h' unless what they are computed from has not
+ * changed since its last compute. */
+static void
+update_host_flows(struct datapath *dp, const struct pipeline_plan *plan,
+                  const struct mirror_plan *mirrors, struct host *h,
+                  struct weft_flow_set *flows)
+{
+    uint64_t digest = host_flows_digest(plan, mirrors, h);
+
+    if (digest == host_get_core_digest(h)) {
+        dp->stats.n_hosts_skipped++;
+        if (!dp->check_incremental) {
+            return;
+        }
+        compute_host_flows(plan, mirrors, h, flows);
+        if (host_set_flows(h, flows)) {
+            dp->stats.n_check_errors++;
+            dp->stats.n_hosts_changed++;
+            WEFT_ERR("%s: incremental compute would have kept stale flows "
+                     "(its input digest did not change: a bug in "
+                     "controller/pipeline-digest.c); installed the "
+                     "recomputed ones", host_get_name(h));
+        }
+        return;
+    }
+    compute_host_flows(plan, mirrors, h, flows);
+    dp->stats.n_host_computes++;
+    if (host_set_flows(h, flows)) {
+        dp->stats.n_hosts_changed++;
+    }
+    host_set_core_digest(h, digest);
+}
+
 /* Gives 'h' its Mirror rows, mirror tunnel ports and the ports it must
  * watch: every host:HOST/PORT destination on it, present or not yet. */
 static void
@@ -335,6 +391,7 @@ datapath_run(struct datapath *dp, struct weftd *d)
     dp->input_signature = sig;
 
     double start = cpu_ms();
+    unsigned long long computed_before = dp->stats.n_host_computes;
     struct pipeline_input in;
     struct mirror_plan *mirrors;
     build_input(d, d->policy.current, &in, &mirrors);
@@ -365,11 +422,7 @@ datapath_run(struct datapath *dp, struct weftd *d)
         host_set_tunnels(h, tunnels, n);
         free(tunnels);
 
-        compute_host_flows(plan, mirrors, h, &flows);
-        dp->stats.n_host_computes++;
-        if (host_set_flows(h, &flows)) {
-            dp->stats.n_hosts_changed++;
-        }
+        update_host_flows(dp, plan, mirrors, h, &flows);
     }
     weft_flow_set_destroy(&flows);
     pipeline_plan_destroy(plan);
@@ -378,7 +431,8 @@ datapath_run(struct datapath *dp, struct weftd *d)
 
     dp->stats.n_computes++;
     dp->stats.last_compute_ms = cpu_ms() - start;
-    WEFT_DBG("recomputed %zu hosts in %.2f ms (%zu vNICs)", d->n_hosts,
+    WEFT_DBG("computed %llu of %zu hosts in %.2f ms (%zu vNICs)",
+             dp->stats.n_host_computes - computed_before, d->n_hosts,
              dp->stats.last_compute_ms, in.n_vnics);
 }
 

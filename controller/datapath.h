@@ -22,6 +22,10 @@ struct datapath_stats {
     unsigned long long n_computes;      /* Times anything was recomputed. */
     unsigned long long n_host_computes; /* Hosts whose flows were computed. */
     unsigned long long n_hosts_changed; /* ... and came out different. */
+    unsigned long long n_hosts_skipped; /* Not computed: their input, as
+                                         * digested, had not changed. */
+    unsigned long long n_check_errors;  /* Skipped hosts whose flows would
+                                         * have changed (check mode). */
     double last_compute_ms;             /* CPU time of the last compute. */
     bool settled;                       /* Computing at all. */
 };
@@ -30,6 +34,10 @@ struct datapath {
     uint64_t input_signature;           /* Of what the last compute saw. */
     long long int started_ms;
     struct datapath_stats stats;
+
+    /* Computes the hosts it would skip anyway and reports any difference
+     * (WEFT_CHECK_INCREMENTAL=1 in the environment; the tests set it). */
+    bool check_incremental;
 };
 
 void datapath_init(struct datapath *, long long int now_ms);

@@ -91,6 +91,7 @@ struct host {
     struct weft_flow_set flows;     /* Core + apps, when apps have flows. */
     const struct weft_flow_set *wanted; /* &flows, or &core_flows. */
     bool flows_known;               /* The core's flows were set. */
+    uint64_t core_digest;           /* Of what they were computed from. */
 
     /* Tunnel ports as OVSDB last said, wanted or not (so that a restarted
      * weftd computes with the tunnels that exist). */
@@ -1113,6 +1114,18 @@ host_set_flows(struct host *h, struct weft_flow_set *flows)
     h->flows_known = true;
     merge_flows(h);
     return true;
+}
+
+uint64_t
+host_get_core_digest(const struct host *h)
+{
+    return h->flows_known ? h->core_digest : 0;
+}
+
+void
+host_set_core_digest(struct host *h, uint64_t digest)
+{
+    h->core_digest = digest;
 }
 
 bool

@@ -168,6 +168,13 @@ unsigned int host_get_ports_version(const struct host *);
 struct weft_flow_set;
 bool host_set_flows(struct host *, struct weft_flow_set *);
 
+/* The digest of the input the core's flows were computed from
+ * (pipeline_plan_host_digest(), datapath.c), so that an unchanged input is
+ * not computed again; 0 before the core's first set or after
+ * host_set_core_digest(h, 0). */
+uint64_t host_get_core_digest(const struct host *);
+void host_set_core_digest(struct host *, uint64_t digest);
+
 /* Sets the flows of the controller apps for this switch (copied), merged
  * with the core's (host_set_flows()); they go to the switch once the
  * core's flows are known.  Returns true if they differ from the previous

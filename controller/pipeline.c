@@ -9,6 +9,7 @@
  * the flows that OVS would take for one (conjunction dimensions that
  * several rules share) and sorts. */
 #include "pipeline.h"
+#include "pipeline-private.h"
 #include "policy.h"
 #include "policy-match.h"
 #include "sbuf.h"
@@ -21,82 +22,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/types.h>
-
-/* A vNIC of the input that gets flows. */
-/* The rate limit of one direction of a vNIC: the lowest rate of the
- * limits that cover it, 'by' NULL if none. */
-struct vnic_limit {
-    const struct policy_limit *by;
-    uint32_t kbps;
-    uint32_t burst_kbit;
-};
-
-struct vnic {
-    const struct pipeline_vnic *v;
-    size_t seg;                 /* Index in policy->segments. */
-    size_t host;                /* Index in plan->hosts. */
-    struct vnic_limit sends;    /* What it sends (limit ingress). */
-    struct vnic_limit receives; /* What it receives (limit egress). */
-};
-
-/* What a rule's from= or to= stands for. */
-struct endpoints {
-    bool any;
-    bool *vnics;                /* Indexed like plan->vnics. */
-    size_t n_members;           /* Of 'vnics' that are true. */
-    const struct policy_cidr **cidrs;
-    size_t n_cidrs;
-    bool *segs;                 /* Segments of the members (all if 'any'). */
-    bool *vni_hosts;            /* Hosts with members in segments with a
-                                 * VNI, indexed like plan->hosts. */
-};
-
-struct rule {
-    const struct policy_rule *r;
-    uint32_t conj_id;
-    uint64_t cookie;
-    struct endpoints from, to;
-};
-
-struct pipeline_plan {
-    const struct pipeline_input *in;
-    const struct policy *policy;
-    size_t n_segs;
-
-    struct vnic *vnics;         /* Sorted by host, tap. */
-    size_t n_vnics;
-
-    const char **hosts;         /* Hosts of 'vnics', sorted, unique. */
-    size_t n_hosts;
-
-    struct rule *rules;         /* Every rule of the policy, by name. */
-    size_t n_rules;
-
-    /* reach[s * n_segs + t]: segment s reaches segment t, i.e. broadcasts
-     * and non-IP unicast may pass between them (symmetric).  reach_rule[]
-     * is the first rule (in 'rules') that makes them reach, SIZE_MAX if
-     * none does (the default within a non-isolated segment). */
-    bool *reach;
-    size_t *reach_rule;
-
-    /* Per host (n_hosts * n_segs): host has vNICs of segment. */
-    bool *host_segs;
-
-    void *aux;                  /* The owner's. */
-};
-
-/* What depends on the host whose flows are computed. */
-struct host_ctx {
-    const struct pipeline_plan *plan;
-    const char *name;
-    bool *local;                /* Per vNIC. */
-    int *vnic_tunnel;           /* Per vNIC: tunnel ofport to its host. */
-    const struct pipeline_tunnel **tunnels; /* On this host, by peer. */
-    size_t n_tunnels;
-    bool *src_segs;             /* Segments that can be in reg6. */
-    int uplink;                 /* Uplink's OpenFlow port, 0 if none. */
-    struct weft_flow_set *out;
-};
 
 /* reg9's value for a destination reached through the uplink (an OpenFlow
  * port number OVS never assigns to a port). */
@@ -145,7 +70,6 @@ static void plan_rules(struct pipeline_plan *);
 static void plan_reach(struct pipeline_plan *);
 static void plan_limits(struct pipeline_plan *);
 static void endpoints_destroy(struct endpoints *);
-static ssize_t find_host(const struct pipeline_plan *, const char *name);
 static const struct policy_rule **sorted_rules(const struct policy *);
 static void assign_conj_ids(const struct policy_rule *const *rules,
                             size_t n, uint32_t *ids);
@@ -197,8 +121,8 @@ bool
 pipeline_plan_hosts_need_tunnel(const struct pipeline_plan *plan,
                                 const char *a_name, const char *b_name)
 {
-    ssize_t a = find_host(plan, a_name);
-    ssize_t b = find_host(plan, b_name);
+    ssize_t a = pipeline_find_host(plan, a_name);
+    ssize_t b = pipeline_find_host(plan, b_name);
 
     if (a < 0 || b < 0 || a == b) {
         return false;
@@ -472,8 +396,8 @@ plan_vnics(struct pipeline_plan *plan)
     }
 }
 
-static ssize_t
-find_host(const struct pipeline_plan *plan, const char *name)
+ssize_t
+pipeline_find_host(const struct pipeline_plan *plan, const char *name)
 {
     const char **p = (plan->n_hosts && name
                       ? bsearch(&name, plan->hosts, plan->n_hosts,
@@ -624,8 +548,8 @@ endpoints_resolve(const struct pipeline_plan *plan, const char *name,
     }
 }
 
-static bool
-endpoints_is_empty(const struct endpoints *e)
+bool
+pipeline_endpoints_is_empty(const struct endpoints *e)
 {
     return !e->any && !e->n_members && !e->n_cidrs;
 }
@@ -1203,9 +1127,8 @@ add_protocol(struct host_ctx *h, const struct rule *r, int priority)
     }
 }
 
-/* True if a local vNIC may be one of 'e'. */
-static bool
-may_be_local(const struct host_ctx *h, const struct endpoints *e)
+bool
+pipeline_may_be_local(const struct host_ctx *h, const struct endpoints *e)
 {
     if (e->any || e->n_cidrs) {
         return true;            /* A CIDR may hold a local vNIC's address. */
@@ -1228,7 +1151,8 @@ emit_rule(struct host_ctx *h, const struct rule *r)
     int priority = pipeline_rule_priority(pr->priority, deny, pr->stateful);
     char actions[64];
 
-    if (endpoints_is_empty(&r->from) || endpoints_is_empty(&r->to)) {
+    if (pipeline_endpoints_is_empty(&r->from)
+        || pipeline_endpoints_is_empty(&r->to)) {
         return;                 /* Matches nothing (yet). */
     }
 
@@ -1237,8 +1161,8 @@ emit_rule(struct host_ctx *h, const struct rule *r)
      * needs only its local destinations, and the other way round; and a
      * rule with neither is not needed here at all.  This keeps a host's
      * table 41 from growing with rules between other hosts' vNICs. */
-    bool from_local = may_be_local(h, &r->from);
-    bool to_local = may_be_local(h, &r->to);
+    bool from_local = pipeline_may_be_local(h, &r->from);
+    bool to_local = pipeline_may_be_local(h, &r->to);
     if (!from_local && !to_local) {
         return;
     }
@@ -1399,7 +1323,7 @@ emit_flood_segment(struct host_ctx *h, size_t s)
      * the tunnel, with the source segment's VNI. */
     n = 0;
     for (size_t i = 0; i < h->n_tunnels && seg->vni; i++) {
-        ssize_t peer = find_host(plan, h->tunnels[i]->peer);
+        ssize_t peer = pipeline_find_host(plan, h->tunnels[i]->peer);
         for (size_t t = 0; peer >= 0 && t < plan->n_segs; t++) {
             if (reach[t] && plan->host_segs[peer * plan->n_segs + t]) {
                 ports[n++] = h->tunnels[i]->ofport;
@@ -1674,44 +1598,63 @@ tunnel_to(const struct host_ctx *h, const char *peer)
     return 0;
 }
 
-static void
-compute_host(const struct pipeline_plan *plan, const char *host,
-             struct weft_flow_set *out)
+void
+pipeline_host_ctx_init(struct host_ctx *h, const struct pipeline_plan *plan,
+                       const char *host, struct weft_flow_set *out)
 {
-    struct host_ctx h = {
+    *h = (struct host_ctx) {
         .plan = plan,
         .name = host,
         .out = out,
     };
-
-    if (!host) {
-        return;
-    }
-    h.local = xcalloc(plan->n_vnics, sizeof *h.local);
-    h.vnic_tunnel = xcalloc(plan->n_vnics, sizeof *h.vnic_tunnel);
-    h.src_segs = xcalloc(plan->n_segs, sizeof *h.src_segs);
+    h->local = xcalloc(plan->n_vnics + 1, sizeof *h->local);
+    h->vnic_tunnel = xcalloc(plan->n_vnics + 1, sizeof *h->vnic_tunnel);
+    h->src_segs = xcalloc(plan->n_segs + 1, sizeof *h->src_segs);
+    h->local_segs = xcalloc(plan->n_segs + 1, sizeof *h->local_segs);
     for (size_t i = 0; i < plan->n_vnics; i++) {
-        h.local[i] = !strcmp(plan->vnics[i].v->host, host);
+        h->local[i] = !strcmp(plan->vnics[i].v->host, host);
     }
-    host_tunnels(&h);
-    h.uplink = uplink_of(plan, host);
+    host_tunnels(h);
+    h->uplink = uplink_of(plan, host);
     for (size_t i = 0; i < plan->n_vnics; i++) {
-        if (h.local[i]) {
-            h.src_segs[plan->vnics[i].seg] = true;
+        if (h->local[i]) {
+            h->src_segs[plan->vnics[i].seg] = true;
+            h->local_segs[plan->vnics[i].seg] = true;
         } else {
-            h.vnic_tunnel[i] = tunnel_to(&h, plan->vnics[i].v->host);
-            if (!h.vnic_tunnel[i] && h.uplink
+            h->vnic_tunnel[i] = tunnel_to(h, plan->vnics[i].v->host);
+            if (!h->vnic_tunnel[i] && h->uplink
                 && uplink_of(plan, plan->vnics[i].v->host)) {
-                h.vnic_tunnel[i] = UPLINK_MARK;
+                h->vnic_tunnel[i] = UPLINK_MARK;
             }
         }
     }
     for (size_t s = 0; s < plan->n_segs; s++) {
-        if (plan->policy->segments[s].vni ? h.n_tunnels > 0 : h.uplink) {
-            h.src_segs[s] = true;
+        if (plan->policy->segments[s].vni ? h->n_tunnels > 0 : h->uplink) {
+            h->src_segs[s] = true;
         }
     }
+}
 
+void
+pipeline_host_ctx_destroy(struct host_ctx *h)
+{
+    free(h->local);
+    free(h->vnic_tunnel);
+    free(h->src_segs);
+    free(h->local_segs);
+    free(h->tunnels);
+}
+
+static void
+compute_host(const struct pipeline_plan *plan, const char *host,
+             struct weft_flow_set *out)
+{
+    struct host_ctx h;
+
+    if (!host) {
+        return;
+    }
+    pipeline_host_ctx_init(&h, plan, host, out);
     emit_classify(&h);
     emit_port_security(&h);
     emit_l2_lookup(&h);
@@ -1721,11 +1664,7 @@ compute_host(const struct pipeline_plan *plan, const char *host,
     emit_flood(&h);
     merge_duplicates(out);
     weft_flow_set_sort(out);
-
-    free(h.local);
-    free(h.vnic_tunnel);
-    free(h.src_segs);
-    free(h.tunnels);
+    pipeline_host_ctx_destroy(&h);
 }
 
 /* Tracing. */

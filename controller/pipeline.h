@@ -125,6 +125,17 @@ void pipeline_plan_compute_host(const struct pipeline_plan *,
 bool pipeline_plan_hosts_need_tunnel(const struct pipeline_plan *,
                                      const char *a, const char *b);
 
+/* A digest of everything pipeline_plan_compute_host() reads to compute
+ * the flows of 'host' from 'plan': the host's own vNICs, tunnels and
+ * uplink, the remote vNICs its flows name, the rules that apply on it
+ * (with the members they name) and the segments.  Two plans that give a
+ * host the same digest give it the same flows, so a caller that keeps the
+ * digest of the flows it computed may skip hosts whose digest did not
+ * change: this is what makes a change recompute only the hosts it
+ * affects.  Much cheaper than computing: nothing is formatted. */
+uint64_t pipeline_plan_host_digest(const struct pipeline_plan *,
+                                   const char *host);
+
 /* Cookies of the flows made for each kind of object (see flow.h), so that
  * tools such as "weftctl trace" can tell which object made a flow.  The ID
  * is the FNV-1a 64-bit hash of the object's name ("HOST/TAP" for a vNIC,

@@ -658,7 +658,7 @@ pack_counts(msgpack_packer *pk, const struct weftd *d)
     inventory_count(&d->inventory, &n_vms, &n_vnics, &n_placed,
                     &n_unplaced);
 
-    msgpack_pack_map(pk, 14 + HOST_ERROR + 1);
+    msgpack_pack_map(pk, 16 + HOST_ERROR + 1);
     rpc_pack_kv_uint(pk, "hosts", d->n_hosts);
     for (int s = 0; s <= HOST_ERROR; s++) {
         char key[32];
@@ -681,6 +681,8 @@ pack_counts(msgpack_packer *pk, const struct weftd *d)
     rpc_pack_kv_uint(pk, "recomputes", ds->n_computes);
     rpc_pack_kv_uint(pk, "hosts_recomputed", ds->n_host_computes);
     rpc_pack_kv_uint(pk, "hosts_changed", ds->n_hosts_changed);
+    rpc_pack_kv_uint(pk, "hosts_skipped", ds->n_hosts_skipped);
+    rpc_pack_kv_uint(pk, "incremental_check_errors", ds->n_check_errors);
     rpc_pack_kv_double(pk, "last_recompute_ms", ds->last_compute_ms);
 }
 

@@ -119,6 +119,10 @@ datapath_metrics(FILE *f, const struct weftd *d)
     header(f, "weft_host_recomputes_total", "counter",
            "Hosts whose flows were computed.");
     fprintf(f, "weft_host_recomputes_total %llu\n", s->n_host_computes);
+    header(f, "weft_host_recomputes_skipped_total", "counter",
+           "Hosts not computed: nothing they depend on had changed.");
+    fprintf(f, "weft_host_recomputes_skipped_total %llu\n",
+            s->n_hosts_skipped);
     header(f, "weft_host_flow_changes_total", "counter",
            "Computations that changed a host's desired flows.");
     fprintf(f, "weft_host_flow_changes_total %llu\n", s->n_hosts_changed);

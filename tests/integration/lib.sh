@@ -12,6 +12,9 @@ set -eu
 
 : "${WEFT_TOP:?WEFT_TOP must point at the source tree}"
 : "${WEFTD:?WEFTD must point at the weftd binary}"
+# Every weftd of the tests also computes the hosts its incremental compute
+# skips and logs an error if their flows would have changed (datapath.h).
+export WEFT_CHECK_INCREMENTAL=1
 
 LAB_NAME=${LAB_NAME:?set LAB_NAME before sourcing lib.sh}
 # Suffixed with a hash of the checkout, so that two checkouts (a CI clone
@@ -46,9 +49,10 @@ stop_weftd() {
     rm -f "$T/weftd.pid"
 }
 
-# Under a sanitizer build (tools/test's second pass) a report in weftd's
-# log fails the test, even one printed at exit (leaks).
-check_sanitizer_reports() {
+# A report in weftd's log fails the test: a sanitizer's (tools/test's
+# second pass), even one printed at exit (leaks), or the incremental
+# compute's check.
+check_weftd_logs() {
     local f
     for f in "$T"/weftd*.log; do
         [ -f "$f" ] || continue
@@ -58,6 +62,12 @@ check_sanitizer_reports() {
                 "$f" | head -60 >&2
             return 1
         fi
+        if grep -q "incremental compute would have kept stale flows" "$f"
+        then
+            echo "FAIL: weftd skipped a host whose flows changed:" >&2
+            grep "incremental compute would have kept" "$f" | head >&2
+            return 1
+        fi
     done
 }
 
@@ -65,7 +75,7 @@ cleanup() {
     local reports=0
     stop_weftd TERM
     if [ -n "${weftd_started:-}" ]; then
-        check_sanitizer_reports || reports=1
+        check_weftd_logs || reports=1
     fi
     lab down >/dev/null 2>&1 || true
     rm -rf "$T"

@@ -109,6 +109,32 @@ weftctl rule-add lab-icmp allow from=lab to=lab proto=icmp >/dev/null
 wait_until 15 "lab1 -> lab2 after the rule" can_ping lab1 10.0.0.32
 pass "isolated segment: blocked, then allowed by a rule lab -> lab icmp"
 
+# Incremental compute: a change that concerns one vNIC recomputes its host
+# only; the others are skipped, their flows cannot change (and weftd, in
+# the tests' check mode, computes them anyway and would log an error if
+# they did).
+computes() {
+    weftctl --format json status | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+print(s["hosts_recomputed"], s["hosts_skipped"], s["incremental_check_errors"])'
+}
+wait_until 10 "flows in sync" all_synced
+read -r computed0 skipped0 _ < <(computes)
+weftctl limit-add cap-web1 targets=vnic:web1 rate=50mbit >/dev/null \
+    || fail "limit-add"
+wait_until 10 "web1's meter on h1" \
+    sh -c "'$WEFTCTL' --socket '$SOCK' dump-flows h1 | grep -q meter:"
+read -r computed1 skipped1 errors < <(computes)
+[ $((computed1 - computed0)) = 1 ] && [ $((skipped1 - skipped0)) -ge 2 ] \
+    && [ "$errors" = 0 ] \
+    || fail "a limit on web1: hosts computed +$((computed1 - computed0)),\
+ skipped +$((skipped1 - skipped0)), check errors $errors (want +1, at least +2, 0)"
+weftctl limit-del cap-web1 >/dev/null || fail "limit-del"
+wait_until 10 "web1's meter gone" \
+    sh -c "! '$WEFTCTL' --socket '$SOCK' dump-flows h1 | grep -q meter:"
+pass "a change to one vNIC recomputes its host only (1 computed, 2 skipped)"
+
 # 4. A forged source MAC is dropped.
 real=$(vm_exec web1 cat /sys/class/net/eth0/address)
 vm_exec web1 ip link set eth0 address 52:54:00:66:66:66
