@@ -123,8 +123,8 @@ put_host(struct digest *d, const struct host_ctx *h)
     }
 }
 
-/* Which segments the host's sources reach, and the cookie of what makes
- * them reach (tables 40 and 60). */
+/* Which segments reach which, and the cookie of what makes them reach
+ * (tables 40 and 60), for the pairs with a local end. */
 static void
 put_reach(struct digest *d, const struct host_ctx *h)
 {
@@ -134,6 +134,9 @@ put_reach(struct digest *d, const struct host_ctx *h)
     for (size_t s = 0; s < n; s++) {
         for (size_t t = 0; t < n && h->src_segs[s]; t++) {
             size_t rule = plan->reach_rule[s * n + t];
+            if (!h->local_segs[s] && !h->local_segs[t]) {
+                continue;       /* No flow for it (emit_acl, emit_flood). */
+            }
             put_u64(d, plan->reach[s * n + t]);
             put_u64(d, rule == SIZE_MAX ? 0 : plan->rules[rule].cookie);
         }

@@ -989,9 +989,13 @@ emit_acl(struct host_ctx *h)
     add_flow(h, PIPELINE_T_ACL, 100, default_cookie(), "ipv6", ct);
 
     snprintf(next, sizeof next, "goto_table:%d", PIPELINE_T_OUTPUT);
+    /* Only pairs with a local end: the flow above has dropped what neither
+     * comes from nor goes to a local vNIC.  (So a rule that makes two
+     * segments reach each other changes only the hosts with members.) */
     for (size_t s = 0; s < n; s++) {
         for (size_t t = 0; t < n && h->src_segs[s]; t++) {
-            if (plan->reach[s * n + t]) {
+            if (plan->reach[s * n + t]
+                && (h->local_segs[s] || h->local_segs[t])) {
                 add_flowf(h, PIPELINE_T_ACL, 50, reach_cookie(h, s, t), next,
                           "reg6=%d,reg8=%d", segment(h, s)->vlan,
                           segment(h, t)->vlan);
@@ -1316,8 +1320,20 @@ emit_flood_segment(struct host_ctx *h, size_t s)
         }
     }
     put_outputs(&b, ports, n);
-    add_flowf(h, PIPELINE_T_FLOOD, 100, cookie, n ? b.s : "drop",
-              "reg6=%d,reg5=0", seg->vlan);
+    /* What came from a tunnel or the trunk goes to them only (its drop
+     * keeps it from the flow below, which would send it back out); with
+     * neither local members nor local sources, the table's default drop
+     * does it, and the host's flows do not change with segments it has
+     * no part in. */
+    if (n || h->local_segs[s]) {
+        add_flowf(h, PIPELINE_T_FLOOD, 100, cookie, n ? b.s : "drop",
+                  "reg6=%d,reg5=0", seg->vlan);
+    }
+    if (!h->local_segs[s]) {
+        sbuf_destroy(&b);
+        free(ports);
+        return;
+    }
 
     /* From a local vNIC: also one copy to each host with members, through
      * the tunnel, with the source segment's VNI. */

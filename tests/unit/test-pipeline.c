@@ -1182,6 +1182,73 @@ test_cross_segment_reach(void **state)
     policy_destroy(policy);
 }
 
+/* (8) A host has no table 40 or 60 flows for segments it has no part in,
+ * even with tunnels that could bring their traffic: so a rule between
+ * other hosts' segments leaves its flows, and its digest, alone. */
+static void
+test_segments_elsewhere(void **state)
+{
+    (void) state;
+    static const char base[] =
+        "segment web vlan=100 vni=5001\n"
+        "segment app vlan=200 vni=5002 isolated\n";
+    static const char with_rule[] =
+        "segment web vlan=100 vni=5001\n"
+        "segment app vlan=200 vni=5002 isolated\n"
+        "rule app-ping allow from=app to=app proto=icmp\n";
+    static const struct pipeline_vnic vnics[] = {
+        VNIC("h1", "w1", "w1", "52:54:00:00:08:01", "web", 1),
+        VNIC("h2", "w2", "w2", "52:54:00:00:08:02", "web", 1),
+        VNIC("h2", "a2", "a2", "52:54:00:00:08:12", "app", 2),
+        VNIC("h3", "a3", "a3", "52:54:00:00:08:13", "app", 1),
+    };
+    static const struct pipeline_tunnel tunnels[] = {
+        { "h1", "h2", 10 }, { "h2", "h1", 10 },
+        { "h2", "h3", 11 }, { "h3", "h2", 11 },
+        { "h1", "h3", 12 }, { "h3", "h1", 12 },
+    };
+    struct policy *p0 = parse_policy(base);
+    struct policy *p1 = parse_policy(with_rule);
+    struct pipeline_input in = {
+        .policy = p0,
+        .vnics = vnics,
+        .n_vnics = ARRAY_SIZE(vnics),
+        .tunnels = tunnels,
+        .n_tunnels = ARRAY_SIZE(tunnels),
+    };
+
+    char *h1 = compute(&in, "h1");
+    check_no(h1, "reg6=200,reg8=200 actions=");         /* Table 40. */
+    check_no(h1, "reg6=200,reg5=0 actions=");           /* Table 60. */
+    check_no(h1, ", reg6=200 actions=");
+    assert_non_null(strstr(h1, ", reg6=100 actions=output:1,"
+                           "set_field:5001->tun_id,output:10\n"));
+    char *h2 = compute(&in, "h2");
+    assert_non_null(strstr(h2, ", reg6=200,reg5=0 actions=drop\n"));
+
+    struct pipeline_plan *a = pipeline_plan_create(&in);
+    in.policy = p1;
+    struct pipeline_plan *b = pipeline_plan_create(&in);
+    assert_true(pipeline_plan_host_digest(a, "h1")
+                == pipeline_plan_host_digest(b, "h1"));
+    assert_true(pipeline_plan_host_digest(a, "h2")
+                != pipeline_plan_host_digest(b, "h2"));
+    char *h1_after = compute(&in, "h1");
+    check_text(h1_after, h1);
+    char *h2_after = compute(&in, "h2");
+    assert_non_null(strstr(h2_after, ", reg6=200,reg8=200 "
+                           "actions=goto_table:50\n"));
+
+    pipeline_plan_destroy(a);
+    pipeline_plan_destroy(b);
+    free(h1);
+    free(h2);
+    free(h1_after);
+    free(h2_after);
+    policy_destroy(p0);
+    policy_destroy(p1);
+}
+
 static void assert_contains(const char *text, const char *needle);
 
 /* (7) A segment without a VNI rides the hosts' uplinks as a VLAN. */
@@ -1457,6 +1524,7 @@ main(void)
         cmocka_unit_test(test_cross_segment_reach),
         cmocka_unit_test(test_trace),
         cmocka_unit_test(test_uplink_trunk),
+        cmocka_unit_test(test_segments_elsewhere),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_samples),
     };
