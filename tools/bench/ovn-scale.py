@@ -279,11 +279,16 @@ def report(lines, command, commit, secs, outdir):
             f.write("# hosts vnics weft_rss_mb ovn_rss_mb weft_cpu_s ovn_cpu_s weft_rule_ms ovn_rule_ms\n")
             f.write("\n".join(dat) + "\n")
         png = os.path.join(outdir, "ovn-scale.png")
+        # at most 6 labels on the x axis, or they run into each other
+        top = max(s["vnics"] for s in sizes)
+        xstep = next(v for v in (100, 200, 500, 1000, 2000, 5000, 10 ** 9)
+                     if top / v <= 6)
         gp = """set terminal pngcairo size 1200,400 font ",10"
 set output '%s'
 set multiplot layout 1,3 title "Weft vs OVN, dummy datapath (%s, commit %s)"
 set key left top Left reverse
 set xlabel "ports (vNICs)"
+set xtics %d
 set grid
 set title "control-plane RSS (MB)"
 plot '%s' using 2:3 with linespoints title "Weft (weftd + policy db)", '' using 2:4 with linespoints title "OVN (all daemons)"
@@ -292,7 +297,7 @@ plot '%s' using 2:5 with linespoints title "Weft", '' using 2:6 with linespoints
 set title "one rule/ACL added -> all hosts (ms)"
 plot '%s' using 2:7 with linespoints title "Weft", '' using 2:8 with linespoints title "OVN"
 unset multiplot
-""" % (png, command, commit, datf, datf, datf)
+""" % (png, command, commit, xstep, datf, datf, datf)
         r = subprocess.run(["gnuplot"], input=gp, text=True,
                            capture_output=True)
         if r.returncode == 0:
