@@ -11,10 +11,15 @@ log() { echo "[$(date +%T.%3N)] $*"; }
 fail() {
     echo "FAIL: $*" >&2
     local f
+    # What the test's library adds (lib.sh: weftd's view of hosts, ports).
+    if declare -F fail_diagnostics >/dev/null; then
+        fail_diagnostics >&2 || true
+    fi
     for f in $FAIL_LOGS; do
         if [ -f "$f" ]; then
             echo "--- last lines of $f:" >&2
-            tail -n 40 "$f" >&2
+            # Not the RPC requests of the tests' own polling.
+            grep -v "|rpc|DBG|" "$f" | tail -n 60 >&2
         fi
     done
     exit 1

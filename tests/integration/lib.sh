@@ -92,6 +92,16 @@ start_weftd() {
 
 weftd_pid() { cat "$T/weftd.pid"; }
 
+# On failure (common.sh's fail()): weftd's view of the hosts and ports,
+# and its compute counters, if it answers.
+fail_diagnostics() {
+    [ -S "$SOCK" ] || return 0
+    echo "--- weftd's hosts, ports and status:"
+    timeout 5 "$WEFTCTL" --socket "$SOCK" list-hosts
+    timeout 5 "$WEFTCTL" --socket "$SOCK" list-ports
+    timeout 5 "$WEFTCTL" --socket "$SOCK" --format json status
+}
+
 # Per-host flow state from weftd, as "HOST SYNCED FLOW_MODS" lines.
 flow_state() {
     weftctl --format json list-hosts | python3 -c '
