@@ -162,7 +162,11 @@ start_session(struct host *h)
         vswitch_db_set_exports(h->db, h->exports, h->n_exports);
     }
     h->ports_pushed = false;
+    /* The new session's IDL counts its seqnos from the start again: a
+     * seqno kept from the old one could equal the one of the update that
+     * brings a new port, which would then go unread. */
     h->placement_seqno = 0;
+    h->ports_seqno = 0;
 }
 
 static void
