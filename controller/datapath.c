@@ -315,7 +315,7 @@ update_host_flows(struct datapath *dp, const struct pipeline_plan *plan,
 
     if (digest == host_get_core_digest(h)) {
         dp->stats.n_hosts_skipped++;
-        if (!dp->check_incremental) {
+        if (!dp->check_incremental && !dp->force) {
             return;
         }
         compute_host_flows(plan, mirrors, h, flows);
@@ -385,7 +385,7 @@ datapath_run(struct datapath *dp, struct weftd *d)
     }
     dp->stats.settled = true;
     uint64_t sig = input_signature(d);
-    if (sig == dp->input_signature) {
+    if (sig == dp->input_signature && !dp->force) {
         return;
     }
     dp->input_signature = sig;
@@ -431,9 +431,31 @@ datapath_run(struct datapath *dp, struct weftd *d)
 
     dp->stats.n_computes++;
     dp->stats.last_compute_ms = cpu_ms() - start;
+    dp->force = false;
     WEFT_DBG("computed %llu of %zu hosts in %.2f ms (%zu vNICs)",
              dp->stats.n_host_computes - computed_before, d->n_hosts,
              dp->stats.last_compute_ms, in.n_vnics);
+}
+
+bool
+datapath_recompute(struct datapath *dp, struct weftd *d, size_t *computed,
+                   size_t *changed)
+{
+    long long int now = (long long int) (ev_now(d->loop) * 1000.0);
+    unsigned long long skipped = dp->stats.n_hosts_skipped;
+    unsigned long long errors = dp->stats.n_check_errors;
+    unsigned long long computes = dp->stats.n_host_computes;
+
+    *computed = *changed = 0;
+    if (!settled(dp, d, now)) {
+        return false;
+    }
+    dp->force = true;
+    datapath_run(dp, d);
+    *computed = (dp->stats.n_host_computes - computes
+                 + dp->stats.n_hosts_skipped - skipped);
+    *changed = dp->stats.n_check_errors - errors;
+    return true;
 }
 
 static int

@@ -38,6 +38,7 @@ struct datapath {
     /* Computes the hosts it would skip anyway and reports any difference
      * (WEFT_CHECK_INCREMENTAL=1 in the environment; the tests set it). */
     bool check_incremental;
+    bool force;                         /* The next compute: every host. */
 };
 
 void datapath_init(struct datapath *, long long int now_ms);
@@ -70,5 +71,13 @@ size_t datapath_mirror_counters(const struct weftd *,
 
 /* Recomputes what changed since the last call. */
 void datapath_run(struct datapath *, struct weftd *);
+
+/* Computes every host's flows now, skipping none ("weftctl recompute"),
+ * and reports a host whose flows change as an incremental compute that
+ * missed a change (n_check_errors, and an error in the log).  Returns
+ * false, computing nothing, before the datapath has settled.  '*computed'
+ * and '*changed' count the hosts. */
+bool datapath_recompute(struct datapath *, struct weftd *,
+                        size_t *computed, size_t *changed);
 
 #endif /* datapath.h */

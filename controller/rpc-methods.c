@@ -823,6 +823,32 @@ m_network_sync(struct rpc_request *req, const msgpack_object *params,
     }
 }
 
+/* "recompute": every host's flows computed now, none skipped; a host
+ * whose flows change is one the incremental compute had left stale. */
+static void
+m_recompute(struct rpc_request *req, const msgpack_object *params, void *d_)
+{
+    struct weftd *d = d_;
+    char **argv;
+    size_t argc, computed, missed;
+
+    if (!get_args(req, params, 0, 0, &argv, &argc)) {
+        return;
+    }
+    free_args(argv, argc);
+    if (!datapath_recompute(&d->datapath, d, &computed, &missed)) {
+        rpc_reply_error(req, "not-ready", "weftd has not computed any flows "
+                        "yet (the policy or the hosts' ports are not known "
+                        "yet); try again in a few seconds", NULL, 0);
+        return;
+    }
+    msgpack_packer *pk = rpc_reply_begin(req);
+    msgpack_pack_map(pk, 2);
+    rpc_pack_kv_uint(pk, "hosts_computed", computed);
+    rpc_pack_kv_uint(pk, "hosts_missed", missed);
+    rpc_reply_end(req);
+}
+
 static void
 m_list_hosts(struct rpc_request *req, const msgpack_object *params, void *d)
 {
@@ -1118,6 +1144,7 @@ rpc_methods_register(struct weftd *d, struct rpc_server *rpc)
         { "topology", m_topology },
         { "doctor", m_doctor },
         { "network-sync", m_network_sync },
+        { "recompute", m_recompute },
         { "list-hosts", m_list_hosts },
         { "list-ports", m_list_ports },
         { "dump-flows", m_dump_flows },

@@ -135,6 +135,15 @@ wait_until 10 "web1's meter gone" \
     sh -c "! '$WEFTCTL' --socket '$SOCK' dump-flows h1 | grep -q meter:"
 pass "a change to one vNIC recomputes its host only (1 computed, 2 skipped)"
 
+# weftctl recompute: every host computed, none found stale.
+weftctl --format json recompute >"$T/recompute.json" || fail "recompute"
+python3 - "$T/recompute.json" <<'PY' || fail "recompute: $(cat "$T/recompute.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(r["hosts_computed"] != 3 or r["hosts_missed"] != 0)
+PY
+pass "weftctl recompute: 3 hosts computed, none had stale flows"
+
 # 4. A forged source MAC is dropped.
 real=$(vm_exec web1 cat /sys/class/net/eth0/address)
 vm_exec web1 ip link set eth0 address 52:54:00:66:66:66

@@ -3,7 +3,7 @@ _weftctl() {
     local cur prev words cword
     _init_completion || return
 
-    local commands="ping status show topology doctor network-sync list-hosts list-ports dump-flows trace verify set-policy
+    local commands="ping status show topology doctor network-sync recompute list-hosts list-ports dump-flows trace verify set-policy
         get-policy segment-add segment-del segment-list group-add group-del
         group-list rule-add rule-del rule-list mirror-add mirror-del mirror-list
         mirror-show limit-add limit-del limit-list export-add export-del

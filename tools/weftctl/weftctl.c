@@ -102,6 +102,9 @@ static const struct weftctl_command commands[] = {
     { "network-sync", 0, 1, "[HOST]", "network-sync",
       "define or update Weft's libvirt network (a portgroup per segment) "
       "on every host now", format_network_sync, 0 },
+    { "recompute", 0, 0, "", "recompute",
+      "compute every host's flows now, skipping none (a host whose flows "
+      "change had been left stale by the incremental compute)", NULL, 0 },
     { "topology", 0, 2, "[dot|png FILE]", "topology",
       "hosts, tunnels, segments and VMs as a Graphviz graph (DOT, or a PNG "
       "through dot(1))", format_topology, 0 },
