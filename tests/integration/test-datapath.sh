@@ -129,7 +129,8 @@ read -r computed1 skipped1 errors < <(computes)
 [ $((computed1 - computed0)) = 1 ] && [ $((skipped1 - skipped0)) -ge 2 ] \
     && [ "$errors" = 0 ] \
     || fail "a limit on web1: hosts computed +$((computed1 - computed0)),\
- skipped +$((skipped1 - skipped0)), check errors $errors (want +1, at least +2, 0)"
+ skipped +$((skipped1 - skipped0)), check errors $errors\
+ (want +1, at least +2, 0)"
 weftctl limit-del cap-web1 >/dev/null || fail "limit-del"
 wait_until 10 "web1's meter gone" \
     sh -c "! '$WEFTCTL' --socket '$SOCK' dump-flows h1 | grep -q meter:"
@@ -137,7 +138,8 @@ pass "a change to one vNIC recomputes its host only (1 computed, 2 skipped)"
 
 # weftctl recompute: every host computed, none found stale.
 weftctl --format json recompute >"$T/recompute.json" || fail "recompute"
-python3 - "$T/recompute.json" <<'PY' || fail "recompute: $(cat "$T/recompute.json")"
+python3 - "$T/recompute.json" <<'PY' \
+    || fail "recompute: $(cat "$T/recompute.json")"
 import json, sys
 r = json.load(open(sys.argv[1]))
 sys.exit(r["hosts_computed"] != 3 or r["hosts_missed"] != 0)
