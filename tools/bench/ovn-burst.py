@@ -290,29 +290,52 @@ def vswitchd_added(lab, t0):
 
 # One per host: a virsh shell reading every `start` of the host at once;
 # a bash loop reads virsh's "Domain 'bK' started" lines as they come
-# (virsh line-buffered) and, for OVN, runs that VM's add-port in the
-# background at once, not waiting for the earlier ones.  Each event is a
-# line "WHAT VM EPOCHREALTIME" on stdout (appended, one write each).
+# (virsh line-buffered).  For OVN, each VM's add-port waits, already
+# forked before t0, on a FIFO that the loop writes to as that VM's start
+# is reported: the add-ports run at once, not waiting for the earlier ones,
+# and the loop itself forks nothing (forking there fell seconds behind
+# under the load of 200 add-ports).  The driver says it is ready by
+# creating READY, then starts at the line "go" on its stdin.  Each event is
+# a line "WHAT VM EPOCHREALTIME" on stdout (appended, one write each).
 DRIVER = r"""
-uri=$1 db=$2 plug=$3 starts=$4 errs=$5
-stdbuf -oL virsh -c "$uri" <"$starts" 2>>"$errs" | {
-    re="^Domain '?(b[0-9]+)'? started"
-    while IFS= read -r line; do
-        [[ $line =~ $re ]] || continue
-        vm=${BASH_REMATCH[1]}
-        echo "reported $vm $EPOCHREALTIME"
-        [ "$plug" = 1 ] || continue
+uri=$1 db=$2 plug=$3 starts=$4 errs=$5 fifos=$6 ready=$7
+mapfile -t vms < <(awk '{ print $2 }' "$starts")
+if [ "$plug" = 1 ]; then
+    mkdir -p "$fifos"
+    for vm in "${vms[@]}"; do
+        mkfifo "$fifos/$vm"
         {
+            read -r cmd <"$fifos/$vm"
+            [ "$cmd" = go ] || exit 0
             if ovs-vsctl --db="$db" --timeout=120 add-port br-int "t-$vm" \
                    -- set Interface "t-$vm" external_ids:iface-id="$vm" 2>>"$errs"; then
                 echo "plugged $vm $EPOCHREALTIME"
             else
                 echo "plugfail $vm $EPOCHREALTIME"
             fi
-        } &
+        } </dev/null &
     done
-    wait
+fi
+: >"$ready"
+read -r _
+stdbuf -oL virsh -c "$uri" <"$starts" 2>>"$errs" | {
+    re="^Domain '?(b[0-9]+)'? started"
+    declare -A seen
+    while IFS= read -r line; do
+        [[ $line =~ $re ]] || continue
+        vm=${BASH_REMATCH[1]}
+        echo "reported $vm $EPOCHREALTIME"
+        seen[$vm]=1
+        [ "$plug" = 1 ] && echo go >"$fifos/$vm"
+    done
+    # Release the waiters of VMs that never started.
+    if [ "$plug" = 1 ]; then
+        for vm in "${vms[@]}"; do
+            [ -n "${seen[$vm]:-}" ] || echo skip >"$fifos/$vm"
+        done
+    fi
 }
+wait
 """
 
 
@@ -337,20 +360,30 @@ def burst(lab, interval_ms, groups, plug=False):
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     if prober.stdout.readline().strip() != "ready":
         sys.exit("ovn-burst: the prober did not start")
+    procs = []
+    for h in lab.bhosts:
+        procs.append(subprocess.Popen(
+            ["bash", "-c", DRIVER, "driver", lab.uri(h),
+             "unix:%s/%s/db.sock" % (lab.state, h), "1" if plug else "0",
+             "%s/%s.starts" % (work, h), "%s/%s.err" % (work, h),
+             "%s/%s.fifo" % (work, h), "%s/%s.ready" % (work, h)],
+            stdin=subprocess.PIPE, text=True,
+            stdout=open("%s/%s.out" % (work, h), "w")))
+    deadline = time.time() + 60
+    while not all(os.path.exists("%s/%s.ready" % (work, h))
+                  for h in lab.bhosts):
+        if time.time() > deadline:
+            sys.exit("ovn-burst: the burst drivers did not get ready")
+        time.sleep(0.01)
     time.sleep(0.2)
     cp = {k: ticks(v) for k, v in groups.items()}
     tp = time.time()
     time.sleep(1.0)
     c0 = {k: ticks(v) for k, v in groups.items()}
     t0 = time.time()
-    procs = []
-    for h in lab.bhosts:
-        procs.append(subprocess.Popen(
-            ["bash", "-c", DRIVER, "driver", lab.uri(h),
-             "unix:%s/%s/db.sock" % (lab.state, h), "1" if plug else "0",
-             "%s/%s.starts" % (work, h), "%s/%s.err" % (work, h)],
-            stdin=subprocess.DEVNULL,
-            stdout=open("%s/%s.out" % (work, h), "w")))
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.close()
     t_issued = time.time()
     # The prober ends by itself (all answered, or its timeout); its stdin
     # stays open until then (EOF stops it, e.g. if this process dies).
@@ -361,7 +394,7 @@ def burst(lab, interval_ms, groups, plug=False):
     prober.wait(timeout=30)
     for p in procs:
         p.wait(timeout=300)
-    reported, plugged, errors = {}, {}, []
+    reported, plugged, errors, slow = {}, {}, [], []
     for h in lab.bhosts:
         with open("%s/%s.out" % (work, h)) as f:
             for line in f:
@@ -373,7 +406,11 @@ def burst(lab, interval_ms, groups, plug=False):
                 else:
                     errors.append("%s: %s failed" % (h, vm))
         with open("%s/%s.err" % (work, h)) as f:
-            errors += ["%s: %s" % (h, l.strip()) for l in f if l.strip()]
+            for line in f:
+                if "|timeval|WARN|" in line:
+                    slow.append("%s: %s" % (h, line.strip()))
+                elif line.strip():
+                    errors.append("%s: %s" % (h, line.strip()))
     res = json.loads(out)
     first = {addrs[a]: t for a, t in res["first_reply"].items()}
     early = [v for v, t in first.items() if t < t0]
@@ -384,6 +421,9 @@ def burst(lab, interval_ms, groups, plug=False):
     return {"t0": t0, "issued_ms": (t_issued - t0) * 1000, "t_end": t_end,
             "first": first, "reported": reported, "plugged": plugged,
             "errors": errors, "prober_sent": res["sent"],
+            # ovs-vsctl's own "Unreasonably long ... poll interval"
+            # warnings: the process waited that long for a CPU.
+            "slow_poll_warnings": [l for l in slow if "poll interval" in l],
             "cpu_s": {k: round((c1[k] - c0[k]) / HZ, 2) for k in c0},
             "cpu_s_prober_alone_per_s": {
                 k: round((c0[k] - cp[k]) / HZ / (t0 - tp), 2) for k in c0}}
@@ -400,6 +440,8 @@ def common(lab, b, res):
     res["t0"] = t0
     res["errors"] = b["errors"][:20]
     res["error_count"] = len(b["errors"])
+    res["ovs_vsctl_long_poll_warnings"] = len(b["slow_poll_warnings"])
+    res["ovs_vsctl_long_poll_examples"] = b["slow_poll_warnings"][:5]
     res["cpu_s_to_end"] = b["cpu_s"]
     res["cpu_s_per_s_prober_alone"] = b["cpu_s_prober_alone_per_s"]
     res["prober_requests_sent"] = b["prober_sent"]
@@ -696,6 +738,8 @@ def report(wf, of, command, commit, secs, out):
              ovn["count"]))
     print("| errors of virsh (and OVN's add-ports) | %d | %d |"
           % (weft["error_count"], ovn["error_count"]))
+    print("| OVN: ovs-vsctl's 'Unreasonably long poll interval' warnings (waiting for a CPU) | - | %d |"
+          % ovn["ovs_vsctl_long_poll_warnings"])
     print("| WARN/ERR log lines after t0 (weftd; ovn-controllers + northd) | %d | %d |"
           % (weft["log_warnings"], ovn["log_warnings"]))
     print("| echo requests sent by the prober | %d | %d |"
