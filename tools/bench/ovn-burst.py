@@ -21,6 +21,8 @@ import subprocess
 import sys
 import time
 
+from benchlib import machine, pct, ratio, summary
+
 HZ = os.sysconf("SC_CLK_TCK")
 # Linux (asm-generic), absent from Python's socket module.
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
@@ -38,19 +40,6 @@ def run(argv, check=True, timeout=120, **kw):
         sys.exit("ovn-burst: %s failed (%d): %s"
                  % (" ".join(argv[:10]), r.returncode, r.stderr.strip()[-500:]))
     return r
-
-
-def pct(values, p):
-    v = sorted(values)
-    return v[max(0, min(len(v) - 1, math.ceil(p / 100 * len(v)) - 1))]
-
-
-def summary(values):
-    if not values:
-        return None
-    return {"n": len(values), "p50": round(pct(values, 50), 1),
-            "p99": round(pct(values, 99), 1), "min": round(min(values), 1),
-            "max": round(max(values), 1)}
 
 
 # ---------------------------------------------------------------- prober
@@ -636,25 +625,6 @@ def ovn_phase(lab, interval_ms):
 
 
 # ---------------------------------------------------------------- report
-
-def machine():
-    mem = 0
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal"):
-                mem = round(int(line.split()[1]) / 1048576, 1)
-    model = ""
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {"cores": os.cpu_count(), "mem_gb": mem, "cpu": model}
-
-
-def ratio(a, b):
-    return round(a / b, 2) if a is not None and b else None
-
 
 def report(wf, of, command, commit, secs, out):
     weft = json.load(open(wf))

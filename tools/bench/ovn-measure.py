@@ -9,7 +9,6 @@ timestamps in weftd's log and OVN's ovn-installed-ts.
 """
 import datetime
 import json
-import math
 import os
 import re
 import signal
@@ -17,6 +16,8 @@ import subprocess
 import sys
 import threading
 import time
+
+from benchlib import pct, summary
 
 (MODE, LAB, HOSTS, SAMPLES, REPEAT, OUT, BUILD, WEFTD_CONF) = sys.argv[1:9]
 HOSTS, SAMPLES, REPEAT = int(HOSTS), int(SAMPLES), int(REPEAT)
@@ -52,19 +53,6 @@ def host_argv(h):
 
 def vm_argv(vm):
     return ["ip", "netns", "exec", "%s-vm-%s" % (LAB, vm)]
-
-
-def pct(values, p):
-    v = sorted(values)
-    return v[max(0, min(len(v) - 1, math.ceil(p / 100 * len(v)) - 1))]
-
-
-def summary(values):
-    if not values:
-        return None
-    return {"n": len(values), "p50": round(pct(values, 50), 1),
-            "p99": round(pct(values, 99), 1), "min": round(min(values), 1),
-            "max": round(max(values), 1)}
 
 
 # The lab's VMs: name host mac ip.

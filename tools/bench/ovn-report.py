@@ -8,28 +8,11 @@ import json
 import os
 import sys
 
+from benchlib import machine, ratio
+
 wf, of, command, commit, secs, hosts, samples, repeat, out = sys.argv[1:10]
 weft = json.load(open(wf))
 ovn = json.load(open(of))
-
-
-def machine():
-    mem = 0
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal"):
-                mem = round(int(line.split()[1]) / 1048576, 1)
-    model = ""
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {"cores": os.cpu_count(), "mem_gb": mem, "cpu": model}
-
-
-def ratio(a, b):
-    return round(a / b, 2) if a is not None and b else None
 
 
 rows = []   # (measure, weft summary, ovn summary)

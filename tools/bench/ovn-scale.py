@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 
+from benchlib import machine
+
 HZ = os.sysconf("SC_CLK_TCK")
 
 
@@ -231,15 +233,6 @@ def ovn(lab, hosts, vnics, d, build):
 
 
 # ---------------------------------------------------------------- report
-
-def machine():
-    mem = 0
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal"):
-                mem = round(int(line.split()[1]) / 1048576, 1)
-    return {"cores": os.cpu_count(), "mem_gb": mem}
-
 
 def report(lines, command, commit, secs, outdir):
     sizes = [json.loads(l) for l in open(lines) if l.strip()]
