@@ -62,12 +62,17 @@ find(struct app_flows *fs, const char *host, uint8_t table,
     return NULL;
 }
 
-void
+bool
 app_flows_add(struct app_flows *fs, const struct weft_app_flow *wf)
 {
     const char *match = wf->match ? wf->match : "";
     struct app_flow *f = find(fs, wf->host, wf->table, wf->priority, match);
     if (f) {
+        if (!strcmp(f->actions, wf->actions)
+            && f->idle_timeout == wf->idle_timeout
+            && f->hard_timeout == wf->hard_timeout) {
+            return false;
+        }
         flow_free(f);
     } else {
         if (fs->n >= fs->allocated) {
@@ -86,6 +91,7 @@ app_flows_add(struct app_flows *fs, const struct weft_app_flow *wf)
         .idle_timeout = wf->idle_timeout,
         .hard_timeout = wf->hard_timeout,
     };
+    return true;
 }
 
 static void

@@ -34,8 +34,10 @@ void app_flows_destroy(struct app_flows *);
 void app_flows_clear(struct app_flows *);
 
 /* Adds 'f' (copied), replacing a flow with the same host, table, priority
- * and match.  The caller has checked the table. */
-void app_flows_add(struct app_flows *, const struct weft_app_flow *f);
+ * and match.  Returns false if that flow was there already, the same in
+ * every field (an app that declares a flow on every packet-in, such as
+ * l2learn, then changes nothing).  The caller has checked the table. */
+bool app_flows_add(struct app_flows *, const struct weft_app_flow *f);
 
 /* Removes the flow with this key; false if there is none. */
 bool app_flows_remove(struct app_flows *, const char *host, uint8_t table,

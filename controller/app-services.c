@@ -55,8 +55,9 @@ weft_app_flow_add(struct weft_app_handle *app, const struct weft_app_flow *f)
                   f->match ? f->match : "");
         return EINVAL;
     }
-    app_flows_add(&app->flows, f);
-    apps_host_flows_changed(app->apps, f->host);
+    if (app_flows_add(&app->flows, f)) {
+        apps_host_flows_changed(app->apps, f->host);
+    }
     return 0;
 }
 
