@@ -143,11 +143,12 @@ put_reach(struct digest *d, const struct host_ctx *h)
     }
 }
 
-/* One side of a rule as emit_rule() writes it on this host: all its
- * members, or only the local ones if 'local_only'. */
+/* One side of a rule as emit_rule() writes it on this host: the segments
+ * it matches by register, and the MACs of the other members (all, or only
+ * the local ones if 'local_only'). */
 static void
 put_endpoints(struct digest *d, const struct host_ctx *h,
-              const struct endpoints *e, bool local_only)
+              const struct endpoints *e, bool dst, bool local_only)
 {
     const struct pipeline_plan *plan = h->plan;
 
@@ -164,8 +165,14 @@ put_endpoints(struct digest *d, const struct host_ctx *h,
     if (e->any) {
         return;
     }
+    for (size_t s = 0; s < plan->n_segs; s++) {
+        put_u64(d, 2 * pipeline_segment_by_register(h, e, s, dst)
+                   + (dst || h->src_segs[s]));
+    }
     for (size_t i = 0; i < plan->n_vnics; i++) {
-        if (e->vnics[i] && (h->local[i] || !local_only)) {
+        if (e->vnics[i] && (h->local[i] || !local_only)
+            && !pipeline_segment_by_register(h, e, plan->vnics[i].seg,
+                                             dst)) {
             put_str(d, plan->vnics[i].v->mac);
         }
     }
@@ -203,8 +210,8 @@ put_rules(struct digest *d, const struct host_ctx *h)
             put_u64(d, pr->ports[j].min);
             put_u64(d, pr->ports[j].max);
         }
-        put_endpoints(d, h, &r->from, !to_local);
-        put_endpoints(d, h, &r->to, !from_local);
+        put_endpoints(d, h, &r->from, false, !to_local);
+        put_endpoints(d, h, &r->to, true, !from_local);
     }
 }
 

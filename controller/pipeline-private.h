@@ -39,6 +39,11 @@ struct endpoints {
     const struct policy_cidr **cidrs;
     size_t n_cidrs;
     bool *segs;                 /* Segments of the members (all if 'any'). */
+    bool *whole_segs;           /* Segments named as a whole (a segment's
+                                 * name, or a group's segments=): every
+                                 * vNIC of theirs is a member, now and
+                                 * later, so a flow can match them by
+                                 * register instead of by MAC. */
     bool *vni_hosts;            /* Hosts with members in segments with a
                                  * VNI, indexed like plan->hosts. */
 };
@@ -100,6 +105,13 @@ void pipeline_host_ctx_destroy(struct host_ctx *);
 /* True if a local vNIC of 'h' may be one of 'e'. */
 bool pipeline_may_be_local(const struct host_ctx *h,
                            const struct endpoints *e);
+
+/* True if the flows of 'h' match the members of 'e' in segment 'seg' by
+ * register (reg6 for sources, reg8 for destinations if 'dst') rather than
+ * one flow per MAC. */
+bool pipeline_segment_by_register(const struct host_ctx *h,
+                                  const struct endpoints *e, size_t seg,
+                                  bool dst);
 
 /* True if 'e' stands for nothing (yet). */
 bool pipeline_endpoints_is_empty(const struct endpoints *e);

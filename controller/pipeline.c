@@ -503,6 +503,13 @@ endpoints_add_name(const struct pipeline_plan *plan, const char *name,
 
     const struct policy_group *g = policy_find_group(policy, name);
     if (g) {
+        for (size_t i = 0; i < g->n_segments; i++) {
+            const struct policy_segment *s
+                = policy_find_segment(policy, g->segments[i]);
+            if (s) {
+                e->whole_segs[s - policy->segments] = true;
+            }
+        }
         for (size_t i = 0; i < plan->n_vnics; i++) {
             if (!e->vnics[i] && group_has_vnic(g, &plan->vnics[i], policy)) {
                 e->vnics[i] = true;
@@ -519,6 +526,7 @@ endpoints_add_name(const struct pipeline_plan *plan, const char *name,
 
     const struct policy_segment *s = policy_find_segment(policy, name);
     if (s) {
+        e->whole_segs[s - policy->segments] = true;
         for (size_t i = 0; i < plan->n_vnics; i++) {
             if (plan->vnics[i].seg == (size_t) (s - policy->segments)) {
                 e->vnics[i] = true;
@@ -534,6 +542,7 @@ endpoints_resolve(const struct pipeline_plan *plan, const char *name,
     memset(e, 0, sizeof *e);
     e->vnics = xcalloc(plan->n_vnics, sizeof *e->vnics);
     e->segs = xcalloc(plan->n_segs, sizeof *e->segs);
+    e->whole_segs = xcalloc(plan->n_segs, sizeof *e->whole_segs);
     e->vni_hosts = xcalloc(plan->n_hosts, sizeof *e->vni_hosts);
     endpoints_add_name(plan, name, e, 0);
     for (size_t i = 0; i < plan->n_vnics; i++) {
@@ -560,6 +569,7 @@ endpoints_destroy(struct endpoints *e)
     free(e->vnics);
     free(e->cidrs);
     free(e->segs);
+    free(e->whole_segs);
     free(e->vni_hosts);
 }
 
@@ -1024,8 +1034,29 @@ add_dimension(struct host_ctx *h, const struct rule *r, int priority,
               match_tail);
 }
 
+/* reg8 (the destination's segment) comes from table 30's lookup of a
+ * known vNIC's MAC, so it always stands for exactly that segment's vNICs.
+ * reg6 (the source's segment) does too, except on a host with an uplink
+ * for a segment without a VNI: a tagged frame from the trunk may come
+ * from any device of that VLAN, and only the members' MACs are trusted
+ * there.  (A tunnel carries only what a vNIC of the VNI's segment sent,
+ * through port security on its own host.) */
+bool
+pipeline_segment_by_register(const struct host_ctx *h,
+                             const struct endpoints *e, size_t seg, bool dst)
+{
+    return (e->whole_segs[seg]
+            && (dst || !h->uplink || segment(h, seg)->vni));
+}
+
 /* Dimension 1 (sources, 'dst' false) or 2 (destinations) of 'r', with
- * only the local vNICs if 'local_only'. */
+ * only the local vNICs if 'local_only'.
+ *
+ * Segments named whole are matched by register: one flow per segment,
+ * whatever its size, and one that vNICs coming and going do not change.
+ * (With 'local_only', such a flow also matches the segment's remote
+ * vNICs; that is harmless, because every packet in table 41 comes from
+ * a local vNIC or goes to one.) */
 static void
 add_endpoints(struct host_ctx *h, const struct rule *r, int priority,
               bool dst, bool local_only)
@@ -1045,8 +1076,19 @@ add_endpoints(struct host_ctx *h, const struct rule *r, int priority,
         add_dimension(h, r, priority, dim, match);
         return;
     }
+    for (size_t s = 0; s < h->plan->n_segs; s++) {
+        /* A source segment that cannot be in reg6 here needs no flow. */
+        if (pipeline_segment_by_register(h, e, s, dst)
+            && (dst || h->src_segs[s])) {
+            snprintf(match, sizeof match, "reg%d=%d", dst ? 8 : 6,
+                     segment(h, s)->vlan);
+            add_dimension(h, r, priority, dim, match);
+        }
+    }
     for (size_t i = 0; i < h->plan->n_vnics; i++) {
-        if (e->vnics[i] && (h->local[i] || !local_only)) {
+        if (e->vnics[i] && (h->local[i] || !local_only)
+            && !pipeline_segment_by_register(h, e, h->plan->vnics[i].seg,
+                                             dst)) {
             snprintf(match, sizeof match, "dl_%s=%s", dir, vnic(h, i)->mac);
             add_dimension(h, r, priority, dim, match);
         }

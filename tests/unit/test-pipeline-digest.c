@@ -31,7 +31,7 @@
 
 /* Endpoint names a rule or limit may use. */
 static const char *const endpoint_names[] = {
-    "s0", "s1", "s2", "s3", "g-front", "g-net", "g-mix", "any",
+    "s0", "s1", "s2", "s3", "g-front", "g-net", "g-mix", "g-s2", "any",
 };
 #define N_ENDPOINTS (sizeof endpoint_names / sizeof *endpoint_names)
 
@@ -80,6 +80,7 @@ struct world {
     int sample;                 /* Segment sampled, -1 none. */
     int probability;            /* Of the sample. */
     int group_net_plen;         /* g-net's prefix length. */
+    bool s2_by_taps;            /* g-s2 lists s2's vNICs rather than s2. */
 };
 
 static const char *const host_names[N_HOSTS] = { "h0", "h1", "h2", "h3" };
@@ -126,6 +127,18 @@ policy_text(const struct world *w)
     fprintf(f, "group g-front labels=front\n");
     fprintf(f, "group g-net cidrs=10.0.0.0/%d\n", w->group_net_plen);
     fprintf(f, "group g-mix groups=g-front,s1\n");
+    /* The same members either way, matched by segment or by MACs. */
+    if (w->s2_by_taps) {
+        fprintf(f, "group g-s2 vnics=none");
+        for (int i = 0; i < MAX_VNICS; i++) {
+            if (w->vnics[i].present && w->vnics[i].seg == 2) {
+                fprintf(f, ",tap%d", i);
+            }
+        }
+        fprintf(f, "\n");
+    } else {
+        fprintf(f, "group g-s2 segments=s2\n");
+    }
     for (int i = 0; i < MAX_RULES; i++) {
         const struct world_rule *r = &w->rules[i];
         if (!r->present) {
@@ -324,7 +337,7 @@ world_change(struct world *w, unsigned int *seed)
     int r = rnd(seed, MAX_RULES);
     int a = rnd(seed, N_HOSTS), b = rnd(seed, N_HOSTS);
 
-    switch (rnd(seed, 19)) {
+    switch (rnd(seed, 20)) {
     case 0: case 1: case 2:
         if (v->present) {
             v->present = false;
@@ -390,6 +403,9 @@ world_change(struct world *w, unsigned int *seed)
         w->sample = w->sample >= 0 && rnd(seed, 2) ? -1 : b;
         w->probability = 1 + rnd(seed, 1000);
         return "sample changed";
+    case 18:
+        w->s2_by_taps = !w->s2_by_taps;
+        return "group of s2 by taps or by segment";
     default:
         w->group_net_plen = w->group_net_plen == 28 ? 29 : 28;
         return "CIDR group changed";

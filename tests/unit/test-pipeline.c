@@ -166,6 +166,30 @@ count(const char *text, const char *s)
     return n;
 }
 
+/* The lines of 'text' that begin with 'prefix', in a new string. */
+static char *
+grep_lines(const char *text, const char *prefix)
+{
+    char *out = calloc(1, 1);
+
+    assert_non_null(out);
+    size_t len = 0;
+
+    for (const char *p = text; *p; ) {
+        const char *end = strchr(p, '\n');
+        size_t n = end ? (size_t) (end - p + 1) : strlen(p);
+        if (!strncmp(p, prefix, strlen(prefix))) {
+            out = realloc(out, len + n + 1);
+            assert_non_null(out);
+            memcpy(out + len, p, n);
+            len += n;
+            out[len] = '\0';
+        }
+        p += n;
+    }
+    return out;
+}
+
 #define ARRAY_SIZE(A) (sizeof (A) / sizeof (A)[0])
 
 #define VNIC(HOST, VM, TAP, MAC, SEGMENT, OFPORT)                     \
@@ -651,26 +675,30 @@ test_rules(void **state)
 
     char *text = compute(&in, "h1");
 
-    /* web-to-db and web-to-db-alt share their sources and destinations
-     * (both: web1 only has the label): one flow each, two conjunctions. */
+    /* web-to-db's sources are a label's members (web1 only), matched by
+     * MAC; web-to-db-alt's are the whole of web, matched by segment. */
     snprintf(line, sizeof line, "table=41, priority=1301, cookie=%#llx, "
              "ct_state=+new+trk,dl_src=52:54:00:00:01:01 "
-             "actions=conjunction(%u,1/3),conjunction(%u,1/3)",
+             "actions=conjunction(%u,1/3)",
              (unsigned long long) pipeline_rule_cookie("web-to-db"),
-             web_to_db, alt);
+             web_to_db);
     check_has_line(text, line);
     snprintf(line, sizeof line, "table=41, priority=1301, cookie=%#llx, "
-             "ct_state=+new+trk,dl_src=52:54:00:00:01:02 "
-             "actions=conjunction(%u,1/3)",
+             "ct_state=+new+trk,reg6=100 actions=conjunction(%u,1/3)",
              (unsigned long long) pipeline_rule_cookie("web-to-db-alt"),
              alt);
     check_has_line(text, line);
+    check_no(text, "trk,dl_src=52:54:00:00:01:02");
+
+    /* Both name db whole (db-servers is segments=db): one shared flow,
+     * two conjunctions, and none of db's MACs. */
     snprintf(line, sizeof line, "table=41, priority=1301, cookie=%#llx, "
-             "ct_state=+new+trk,dl_dst=52:54:00:00:02:02 "
+             "ct_state=+new+trk,reg8=200 "
              "actions=conjunction(%u,2/3),conjunction(%u,2/3)",
              (unsigned long long) pipeline_rule_cookie("web-to-db"),
              web_to_db, alt);
     check_has_line(text, line);
+    check_no(text, "trk,dl_dst=52:54:00:00:02:0");
 
     /* The port, for IPv4 and IPv6; the range as three masked matches. */
     snprintf(line, sizeof line, "table=41, priority=1301, cookie=%#llx, "
@@ -724,10 +752,11 @@ test_rules(void **state)
              (unsigned long long) pipeline_rule_cookie("no-db-ssh"), no_ssh);
     check_has_line(text, line);
     snprintf(line, sizeof line, "conjunction(%u,", no_ssh);
-    assert_int_equal(count(text, line), 1 + 2 + 2);
+    assert_int_equal(count(text, line), 1 + 1 + 2);
 
-    /* CIDRs, IPv4 and IPv6, and nested groups: a segment named in a
-     * group's groups=, and a group whose only members are CIDRs. */
+    /* CIDRs, IPv4 and IPv6, and nested groups: a label group and a
+     * segment named in a group's groups=, and a group whose only members
+     * are CIDRs. */
     snprintf(line, sizeof line, "table=41, priority=1901, cookie=%#llx, "
              "ct_state=+new+trk,ip,nw_src=10.0.99.0/24 "
              "actions=conjunction(%u,1/3)",
@@ -739,8 +768,14 @@ test_rules(void **state)
     snprintf(line, sizeof line, "ct_state=+new+trk,ipv6,"
              "ipv6_dst=2001:db8::/64 actions=conjunction(%u,2/3)", ssh);
     assert_int_equal(count(text, line), 1);
+    snprintf(line, sizeof line, "ct_state=+new+trk,dl_dst=52:54:00:00:01:01 "
+             "actions=conjunction(%u,2/3)", ssh);
+    assert_int_equal(count(text, line), 1);
+    snprintf(line, sizeof line, "ct_state=+new+trk,reg8=200 "
+             "actions=conjunction(%u,2/3)", ssh);
+    assert_int_equal(count(text, line), 1);
     snprintf(line, sizeof line, "conjunction(%u,2/3)", ssh);
-    assert_int_equal(count(text, line), 3 + 2);
+    assert_int_equal(count(text, line), 1 + 1 + 2);
     snprintf(line, sizeof line, "ct_state=+new+trk,ip,"
              "nw_dst=10.0.99.0/24 actions=conjunction(%u,2/3)", dns);
     assert_int_equal(count(text, line), 1);
@@ -828,7 +863,8 @@ test_any_and_zero_prefixes(void **state)
 }
 
 /* A host gets the flows of the rules that can match there: packets from
- * or to its own vNICs. */
+ * or to its own vNICs.  (Groups of vNICs, matched by MAC: for segments
+ * named whole, see test_segment_dimensions.) */
 static void
 test_rule_locality(void **state)
 {
@@ -841,8 +877,10 @@ test_rule_locality(void **state)
     struct policy *policy = parse_policy(
         "segment web vlan=100 vni=5001\n"
         "segment db vlan=200 vni=5002\n"
-        "rule web-to-db allow from=web to=db proto=tcp ports=5432\n"
-        "rule web-to-web allow from=web to=web proto=tcp ports=80\n");
+        "group webs vnics=w1,w3\n"
+        "group dbs vnics=d1,d2\n"
+        "rule web-to-db allow from=webs to=dbs proto=tcp ports=5432\n"
+        "rule web-to-web allow from=webs to=webs proto=tcp ports=80\n");
     struct pipeline_input in = {
         .policy = policy,
         .vnics = vnics,
@@ -954,7 +992,7 @@ test_isolated(void **state)
     check_has_line(text,
         "table=60, priority=90, cookie=0x570296191dc1f9d1, reg6=300 "
         "actions=output:1,output:2");
-    assert_int_equal(count(text, "conjunction("), 2 + 2 + 1);
+    assert_int_equal(count(text, "conjunction("), 1 + 1 + 1);
     free(text);
     policy_destroy(policy);
 }
@@ -1249,6 +1287,115 @@ test_segments_elsewhere(void **state)
     policy_destroy(p1);
 }
 
+/* (9) A segment named whole in a rule (its name, or a group's segments=)
+ * is one flow per dimension, matching the segment's register (reg6 for
+ * sources, reg8 for destinations), instead of a flow per member MAC: so
+ * a rule costs the same whatever the size of its segments, and vNICs that
+ * come and go do not change it.  The exception: on a host with an uplink,
+ * a source segment without a VNI is matched by its members' MACs, since
+ * any device of its VLAN may send on the trunk. */
+static void
+test_segment_dimensions(void **state)
+{
+    static const char policy_text[] =
+        "segment web vlan=100 vni=5001\n"
+        "segment db vlan=200 vni=5002\n"
+        "segment lab vlan=300\n"
+        "group mix segments=web vnics=d2\n"
+        "rule web-db allow from=web to=db proto=tcp ports=5432\n"
+        "rule lab-web allow from=lab to=web proto=tcp ports=80\n"
+        "rule web-lab allow from=web to=lab proto=tcp ports=22\n"
+        "rule mix-ssh allow from=mix to=db proto=tcp ports=2222\n";
+    struct pipeline_vnic vnics[] = {
+        VNIC("h1", "web1", "w1", "52:54:00:00:01:01", "web", 1),
+        VNIC("h1", "db1", "d1", "52:54:00:00:02:01", "db", 2),
+        VNIC("h1", "lab1", "l1", "52:54:00:00:03:01", "lab", 3),
+        VNIC("h2", "db2", "d2", "52:54:00:00:02:02", "db", 1),
+        VNIC("h2", "lab2", "l2", "52:54:00:00:03:02", "lab", 2),
+        VNIC("h2", "web2", "w2", "52:54:00:00:01:02", "web", 3),
+    };
+    static const struct pipeline_tunnel tunnels[] = {
+        { "h1", "h2", 10 }, { "h2", "h1", 10 },
+    };
+    static const struct pipeline_uplink uplinks[] = {
+        { "h1", 20 }, { "h2", 20 },
+    };
+    struct policy *policy = parse_policy(policy_text);
+    struct pipeline_input in = {
+        .policy = policy,
+        .vnics = vnics,
+        .n_vnics = ARRAY_SIZE(vnics),
+        .tunnels = tunnels,
+        .n_tunnels = ARRAY_SIZE(tunnels),
+    };
+    uint32_t web_db = pipeline_conj_id(policy, "web-db");
+    uint32_t lab_web = pipeline_conj_id(policy, "lab-web");
+    uint32_t web_lab = pipeline_conj_id(policy, "web-lab");
+    uint32_t mix = pipeline_conj_id(policy, "mix-ssh");
+    char line[256];
+
+    (void) state;
+
+    /* No uplink: every whole segment by register, not one member MAC. */
+    char *text = compute(&in, "h1");
+    snprintf(line, sizeof line, "table=41, priority=1301, cookie=%#llx, "
+             "ct_state=+new+trk,reg8=200 "
+             "actions=conjunction(%u,2/3),conjunction(%u,2/3)",
+             (unsigned long long) pipeline_rule_cookie("mix-ssh"),
+             mix, web_db);
+    check_has_line(text, line);
+    snprintf(line, sizeof line, "ct_state=+new+trk,reg6=300 "
+             "actions=conjunction(%u,1/3)", lab_web);
+    assert_int_equal(count(text, line), 1);
+    snprintf(line, sizeof line, "ct_state=+new+trk,reg8=300 "
+             "actions=conjunction(%u,2/3)", web_lab);
+    assert_int_equal(count(text, line), 1);
+    assert_int_equal(count(text, "trk,dl_src=52:54:00:00:0"), 1);
+    assert_int_equal(count(text, "trk,dl_dst=52:54:00:00:0"), 0);
+
+    /* A group with a segment and a vNIC of another: the segment by
+     * register, the vNIC by MAC. */
+    snprintf(line, sizeof line, "ct_state=+new+trk,dl_src=52:54:00:00:02:02 "
+             "actions=conjunction(%u,1/3)", mix);
+    assert_int_equal(count(text, line), 1);
+    snprintf(line, sizeof line, "ct_state=+new+trk,reg6=100 "
+             "actions=conjunction(%u,1/3),conjunction(%u,1/3),"
+             "conjunction(%u,1/3)", mix, web_db, web_lab);
+    assert_int_equal(count(text, line), 1);
+
+    /* Without web2 (or with more of web's vNICs), table 41 is the same. */
+    struct pipeline_input fewer = in;
+    fewer.n_vnics--;
+    char *text2 = compute(&fewer, "h1");
+    char *acl = grep_lines(text, "table=41,");
+    char *acl2 = grep_lines(text2, "table=41,");
+    assert_string_equal(acl, acl2);
+    free(acl);
+    free(acl2);
+    free(text2);
+    free(text);
+
+    /* With uplinks: lab (no VNI) is on the trunk, where any device of
+     * VLAN 300 may send, so its sources are its members' MACs (both
+     * hosts'); as a destination it is still reg8 (table 30 knows only
+     * vNICs' MACs). */
+    in.uplinks = uplinks;
+    in.n_uplinks = ARRAY_SIZE(uplinks);
+    text = compute(&in, "h1");
+    check_no(text, "trk,reg6=300");
+    snprintf(line, sizeof line, "ct_state=+new+trk,dl_src=52:54:00:00:03:01 "
+             "actions=conjunction(%u,1/3)", lab_web);
+    assert_int_equal(count(text, line), 1);
+    snprintf(line, sizeof line, "ct_state=+new+trk,dl_src=52:54:00:00:03:02 "
+             "actions=conjunction(%u,1/3)", lab_web);
+    assert_int_equal(count(text, line), 1);
+    snprintf(line, sizeof line, "ct_state=+new+trk,reg8=300 "
+             "actions=conjunction(%u,2/3)", web_lab);
+    assert_int_equal(count(text, line), 1);
+    free(text);
+    policy_destroy(policy);
+}
+
 static void assert_contains(const char *text, const char *needle);
 
 /* (7) A segment without a VNI rides the hosts' uplinks as a VLAN. */
@@ -1525,6 +1672,7 @@ main(void)
         cmocka_unit_test(test_trace),
         cmocka_unit_test(test_uplink_trunk),
         cmocka_unit_test(test_segments_elsewhere),
+        cmocka_unit_test(test_segment_dimensions),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_samples),
     };
