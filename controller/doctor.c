@@ -247,6 +247,95 @@ check_mtu(const struct weftd *d, const struct host *h, size_t n_tunnels,
     }
 }
 
+/* True if a vNIC of 'h' is in 'segment'. */
+static bool
+host_has_segment(const struct host *h, const char *segment)
+{
+    const struct host_vm_port *ports;
+    size_t n = host_get_vm_ports(h, &ports);
+
+    for (size_t i = 0; i < n; i++) {
+        if (ports[i].segment && !strcmp(ports[i].segment, segment)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Segments without a VNI cross hosts only as 802.1Q VLANs on the hosts'
+ * uplinks (trunks): an access/trunk mismatch in Weft's terms is a host
+ * that has vNICs of such a segment, shared with other hosts, but no
+ * uplink, or an uplink that is not on the bridge. */
+static void
+check_uplink(const struct weftd *d, const struct host *h,
+             struct findings *f)
+{
+    const char *name = host_get_name(h);
+    const struct weft_host_config *cfg = host_get_config(h);
+    const struct policy *policy = d->policy.current;
+    int ofport = host_get_uplink_ofport(h);
+    char trunked[256] = "";
+    size_t n_trunked = 0, n_cut = 0;
+    char fix[512];
+
+    for (size_t s = 0; policy && s < policy->n_segments; s++) {
+        const struct policy_segment *seg = &policy->segments[s];
+        if (seg->vni || !host_has_segment(h, seg->name)) {
+            continue;
+        }
+        char peers[256] = "";
+        size_t n_peers = 0;
+        for (size_t i = 0; i < d->n_hosts; i++) {
+            const struct host *o = d->hosts[i];
+            if (o != h && host_has_segment(o, seg->name)) {
+                size_t len = strlen(peers);
+                snprintf(peers + len, sizeof peers - len, "%s%s",
+                         n_peers++ ? ", " : "", host_get_name(o));
+            }
+        }
+        if (!n_peers) {
+            continue;           /* Local to this host: no trunk needed. */
+        }
+        if (cfg->uplink && ofport > 0) {
+            size_t len = strlen(trunked);
+            snprintf(trunked + len, sizeof trunked - len, "%s%d (%s)",
+                     n_trunked++ ? ", " : "", seg->vlan, seg->name);
+            continue;
+        }
+        n_cut++;
+        if (!cfg->uplink) {
+            snprintf(fix, sizeof fix, "give the segment a VNI to carry it "
+                     "over VXLAN (weftctl segment-add %s vlan=%d vni=N), or "
+                     "set uplink = PORT in %s's section of weftd's "
+                     "configuration: a port of %s trunking VLAN %d between "
+                     "the hosts", seg->name, seg->vlan, name, cfg->bridge,
+                     seg->vlan);
+            add(f, name, "uplink", DOCTOR_WARN, fix, "segment %s (VLAN %d, "
+                "no VNI) has vNICs here and on %s, but this host has no "
+                "uplink: they do not reach each other", seg->name,
+                seg->vlan, peers);
+        }
+    }
+    if (cfg->uplink && ofport <= 0) {
+        snprintf(fix, sizeof fix, "add the port (ovs-vsctl add-port %s %s) "
+                 "or fix uplink = in %s's section of weftd's configuration",
+                 cfg->bridge, cfg->uplink, name);
+        add(f, name, "uplink", n_cut ? DOCTOR_ERROR : DOCTOR_WARN, fix,
+            "uplink %s is not on %s: %zu segments without a VNI shared with "
+            "other hosts are cut off from them", cfg->uplink, cfg->bridge,
+            n_cut);
+    } else if (cfg->uplink) {
+        add(f, name, "uplink", DOCTOR_OK, NULL, "uplink %s (OpenFlow port "
+            "%d) trunks %s%s", cfg->uplink, ofport,
+            n_trunked ? "VLAN " : "no VLAN: no segment without a VNI is "
+                                  "shared with another host",
+            trunked);
+    } else if (!n_cut) {
+        add(f, name, "uplink", DOCTOR_OK, NULL, "no uplink, and no segment "
+            "without a VNI shared with another host needs one");
+    }
+}
+
 static void
 check_host(const struct weftd *d, const struct host *h,
            struct findings *f)
@@ -329,6 +418,7 @@ check_host(const struct weftd *d, const struct host *h,
     free(peers);
     if (st.state == HOST_READY) {
         check_mtu(d, h, n_peers, f);
+        check_uplink(d, h, f);
     }
     check_libvirt_networks(d, h, f);
 

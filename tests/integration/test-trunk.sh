@@ -50,4 +50,34 @@ lab exec h1 ovs-vsctl list-ports br-int | grep -qx trunk \
     || fail "weftd removed the trunk port"
 pass "a segment without a VNI rides the trunk as VLAN 400; others stay apart"
 
+# doctor: the trunk as weftd sees it, an uplink missing from the bridge,
+# and a host without an uplink (configuration reloaded by SIGHUP).
+doctor_uplink() { weftctl doctor "$1" | grep -A1 "^$1 *uplink "; }
+doctor_uplink h1 >"$T/doctor" || fail "doctor: no uplink line"
+grep -q "^h1 *uplink *ok *uplink trunk (OpenFlow port [0-9]*) trunks \
+VLAN 400 (plain)$" "$T/doctor" || fail "doctor, trunk up: $(cat "$T/doctor")"
+lab exec h1 ovs-vsctl del-port br-int trunk
+uplink_gone() {
+    doctor_uplink h1 >"$T/doctor" 2>&1
+    grep -q "^h1 *uplink *error *uplink trunk is not on br-int: 1 segments" \
+        "$T/doctor"
+}
+wait_until 20 "doctor reports the uplink gone" uplink_gone
+grep -q "fix: add the port (ovs-vsctl add-port br-int trunk)" "$T/doctor" \
+    || fail "doctor, trunk gone: no fix: $(cat "$T/doctor")"
+lab exec h1 ovs-vsctl add-port br-int trunk
+wait_until 30 "p1 -> p2 over the trunk again" can_ping p1 10.0.4.2
+
+sed -i '/^uplink = trunk$/d' "$CONF"
+kill -HUP "$(weftd_pid)"
+no_uplink() {
+    doctor_uplink h2 >"$T/doctor" 2>&1
+    grep -q "^h2 *uplink *warn *segment plain (VLAN 400, no VNI) has vNICs \
+here and on h1, but this host has no uplink" "$T/doctor"
+}
+wait_until 20 "doctor reports h2 without an uplink" no_uplink
+grep -q "fix: give the segment a VNI" "$T/doctor" \
+    || fail "doctor, no uplink: no fix: $(cat "$T/doctor")"
+pass "doctor: the VLANs the uplink trunks, an uplink off the bridge and a host without one, each with its fix"
+
 finish
