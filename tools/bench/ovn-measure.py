@@ -124,19 +124,26 @@ def flows_per_host():
 
 class Pinger:
     """A ping every 10 ms from w1 to w2 in the background, to count the
-    replies lost during a restart."""
+    replies lost during a restart.
+
+    Lost means a request whose reply never came although later ones did:
+    ping's own summary would also count the request still in flight when
+    it is stopped."""
 
     def __init__(self):
-        self.p = subprocess.Popen(vm_argv("w1") + ["ping", "-n", "-q", "-i",
+        self.p = subprocess.Popen(vm_argv("w1") + ["ping", "-n", "-i",
                                                     "0.01", VMS["w2"][2]],
                                   stdout=subprocess.PIPE, text=True)
 
     def stop(self):
         self.p.send_signal(signal.SIGINT)
         out, _ = self.p.communicate(timeout=10)
-        m = re.search(r"(\d+) packets transmitted, (\d+) received", out)
-        sent, got = int(m.group(1)), int(m.group(2))
-        return {"sent": sent, "lost": sent - got}
+        seqs = {int(m) for m in re.findall(r"icmp_seq=(\d+)", out)}
+        if not seqs:
+            m = re.search(r"(\d+) packets transmitted", out)
+            return {"sent": int(m.group(1)), "lost": int(m.group(1))}
+        last = max(seqs)        # Sequence numbers start at 1.
+        return {"sent": last, "lost": last - len(seqs)}
 
 
 # ---------------------------------------------------------------- Weft
@@ -357,6 +364,7 @@ def weft_phase():
         "flows_readded_max": max(r["flows_readded"] for r in rs),
         "switch_of_msgs_p50": pct([r["of_msgs"] for r in rs], 50),
         "ping_lost_total": sum(r["ping_lost"] for r in rs),
+        "ping_lost_each": [r["ping_lost"] for r in rs],
         "ping_sent_total": sum(r["ping_sent"] for r in rs),
         "samples": rs,
     }
@@ -514,6 +522,7 @@ def ovn_phase():
         "flows_readded_max": max(r["flows_readded"] for r in rs),
         "switch_of_msgs_p50": pct([r["of_msgs"] for r in rs], 50),
         "ping_lost_total": sum(r["ping_lost"] for r in rs),
+        "ping_lost_each": [r["ping_lost"] for r in rs],
         "ping_sent_total": sum(r["ping_sent"] for r in rs),
         "samples": rs,
     }
